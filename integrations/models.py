@@ -31,3 +31,84 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MappingVersion(models.Model):
+    """One saved mapping of a source (each save is a new version, with who and when)."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="mapping_versions")
+    version = models.PositiveIntegerField()
+    mapping = models.JSONField()
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey("core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["source", "-version"]
+        constraints = [models.UniqueConstraint(fields=["source", "version"], name="mappingversion_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} v{self.version}"
+
+
+class InboundStatus(models.TextChoices):
+    RECEIVED = "received", "Received (to be processed)"
+    PROCESSED = "processed", "Processed"
+    DUPLICATE = "duplicate", "Duplicate"
+    REJECTED = "rejected", "Rejected"
+
+
+class InboundEvent(models.Model):
+    """A raw request (or one element of a batch) exactly as a source sent it, stored before we answer.
+    Malformed ones are stored too, rejected with a reason code. Replayable under a newer mapping."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="inbound_events")
+    received_at = models.DateTimeField(db_index=True)
+    channel = models.CharField(max_length=20, default="postback", help_text="postback, api, replay, import")
+    method = models.CharField(max_length=10, blank=True)
+    content_type = models.CharField(max_length=120, blank=True)
+    query_string = models.TextField(blank=True)
+    body = models.TextField(blank=True, help_text="The raw body (or this batch element) as text.")
+    payload = models.JSONField(null=True, blank=True, help_text="The parsed payload the mapping read.")
+    batch_id = models.CharField(max_length=40, blank=True)
+    batch_index = models.PositiveIntegerField(null=True, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=InboundStatus.choices, default=InboundStatus.RECEIVED)
+    reason_code = models.CharField(max_length=60, blank=True, db_index=True)
+    reason_detail = models.TextField(blank=True)
+    mapping_version = models.ForeignKey(
+        MappingVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_events"
+    )
+    canonical = models.JSONField(null=True, blank=True, help_text="The canonical event the mapping produced.")
+    attempts = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        indexes = [
+            models.Index(fields=["source", "status", "received_at"]),
+            models.Index(fields=["status", "received_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.source_id} {self.status}"
+
+
+class FxRate(models.Model):
+    """How many units of the base currency one unit of `currency` was worth on `date`."""
+
+    currency = models.CharField(max_length=3)
+    date = models.DateField()
+    rate = models.DecimalField(max_digits=24, decimal_places=10)
+    origin = models.CharField(max_length=40, default="manual", help_text="manual, api, csv import (e.g. ECB)")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "date"], name="fxrate_unique_per_day"),
+            models.CheckConstraint(name="fxrate_positive", condition=models.Q(rate__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.date}: {self.rate}"
