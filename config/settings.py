@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "affiliates",
     "tracking",
     "integrations",
+    "integrations.webhooks",
+    "integrations.monitoring",
     "commissions",
     "portal",
 ]
