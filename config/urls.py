@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -22,6 +23,11 @@ urlpatterns = [
     path("postback/", include("integrations.urls")),
     path("portal/", include("portal.urls")),
 ]
+
+if settings.BENCH_ENDPOINTS:
+    from bench.views import ceiling
+
+    urlpatterns.append(path("bench/ceiling", ceiling, name="bench-ceiling"))
 
 handler404 = "config.errors.not_found"
 handler500 = "config.errors.server_error"
