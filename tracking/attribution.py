@@ -90,15 +90,15 @@ def _resolve_click(brand: Brand, value: str, occurred_at: datetime) -> Resolutio
     if click is None:
         return None
     subs = {name: getattr(click, name) for name in SUB_FIELDS}
-    return Resolution(
-        AttributionMethod.CLICK_ID, value, click.affiliate, click=click, link=click.link, subs=subs
-    )
+    return Resolution(AttributionMethod.CLICK_ID, value, click.affiliate, click=click, link=click.link, subs=subs)
 
 
 def _resolve_token(brand: Brand, value: str) -> Resolution | None:
     if len(value) > 32:
         return None
-    link = TrackingLink.objects.select_related("affiliate").filter(token=value, brand_id=brand.pk, is_active=True).first()
+    link = (
+        TrackingLink.objects.select_related("affiliate").filter(token=value, brand_id=brand.pk, is_active=True).first()
+    )
     if link is None:
         return None
     return Resolution(AttributionMethod.TRACKING_TOKEN, value, link.affiliate, link=link)

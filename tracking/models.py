@@ -140,9 +140,7 @@ class AttributionConflict(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["customer", "method", "value"], name="attributionconflict_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["customer", "method", "value"], name="attributionconflict_once")]
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.method}={self.value}"

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('affiliates', '0002_initial'),
-        ('tracking', '0001_initial'),
+        ("affiliates", "0002_initial"),
+        ("tracking", "0001_initial"),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='attributionconflict',
-            constraint=models.UniqueConstraint(fields=('customer', 'method', 'value'), name='attributionconflict_once'),
+            model_name="attributionconflict",
+            constraint=models.UniqueConstraint(fields=("customer", "method", "value"), name="attributionconflict_once"),
         ),
     ]

@@ -208,9 +208,7 @@ def test_suspended_affiliate_still_gets_the_customer(brand):
 
 def test_registration_sets_registered_at_once_and_country_if_empty(brand):
     resolve(brand, {}, registration=True, country="de")
-    customer = resolve(
-        brand, {}, registration=True, country="FR", occurred_at=NOW + dt.timedelta(days=1)
-    )
+    customer = resolve(brand, {}, registration=True, country="FR", occurred_at=NOW + dt.timedelta(days=1))
 
     assert customer.registered_at == NOW
     assert customer.country == "DE"
