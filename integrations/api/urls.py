@@ -1,1 +1,4 @@
+from django.urls import include, path
+
 urlpatterns: list = []
+urlpatterns += [path("", include("integrations.monitoring.api.urls"))]
