@@ -125,6 +125,16 @@ BASE_CURRENCY = env.str("BASE_CURRENCY", default="EUR").upper()
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+# Outgoing webhooks and partner postbacks: a 2xx within the timeout is a success.
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=64 * 1024)
+WEBHOOKS_DELIVERY_THREADS = env.int("WEBHOOKS_DELIVERY_THREADS", default=64)
+WEBHOOKS_BATCH_SIZE = env.int("WEBHOOKS_BATCH_SIZE", default=100)
+WEBHOOKS_SWEEP_GRACE_SECONDS = env.int("WEBHOOKS_SWEEP_GRACE_SECONDS", default=15)
+WEBHOOKS_DISABLE_AFTER_HOURS = env.float("WEBHOOKS_DISABLE_AFTER_HOURS", default=72.0)
+WEBHOOKS_SECRET_GRACE_HOURS = env.float("WEBHOOKS_SECRET_GRACE_HOURS", default=24.0)
+WEBHOOKS_ALERT_EMAILS = env.list("WEBHOOKS_ALERT_EMAILS", default=[])
+POSTBACKS_DISABLE_AFTER_FAILURES = env.int("POSTBACKS_DISABLE_AFTER_FAILURES", default=10)
 # Mounts /bench/ceiling (bench/views.py), the benchmark harness's baseline view. Never in production.
 BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 
@@ -151,12 +161,18 @@ CELERY_TASK_ROUTES = {
     "integrations.tasks.ingest_*": {"queue": "ingest"},
     "commissions.tasks.*": {"queue": "commissions"},
     "integrations.tasks.deliver_*": {"queue": "delivery"},
+    "integrations.webhooks.tasks.*": {"queue": "delivery"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # All periodic work, in one place; each entry expires under its interval so backlogs never stack.
 CELERY_BEAT_SCHEDULE = {
+    "webhooks-sweep": {
+        "task": "integrations.webhooks.tasks.webhooks_sweep",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25, "queue": "delivery"},
+    },
     "purge-idempotency-keys": {
         "task": "core.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),

@@ -2,11 +2,145 @@
 
 Call `outbox_publish` inside the transaction that makes the change: the announcement commits or
 rolls back with it. Delivery to operator webhook endpoints and partner postbacks happens later,
-from the outbox, by the `delivery` queue.
+from the outbox, by the `delivery` queue: on commit the new events are handed to a dispatch task, and
+a periodic sweep dispatches whatever that hand-over missed (a broker that was down, a worker that died).
 """
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .choices import ALL_EVENTS, DeliveryStatus
+from .models import Delivery, OutboxEvent, PartnerPostback, WebhookEndpoint
+from .postbacks import postback_events_for, postback_values, render_template
+
+log = logging.getLogger(__name__)
+
+
+class _PendingBatch:
+    """The events published in one transaction, handed to the dispatch task once, after commit."""
+
+    def __init__(self):
+        self.event_ids: list[int] = []
+
+    def __call__(self) -> None:
+        from .tasks import enqueue_dispatch
+
+        enqueue_dispatch(self.event_ids)
+
+
+def _current_batch() -> _PendingBatch | None:
+    # A batch is reused while its on-commit callback is still registered; a rolled-back transaction drops
+    # the callback, so the next publish starts a new batch.
+    batch = getattr(connection, "_outbox_batch", None)
+    if batch is not None and connection.in_atomic_block and any(e[1] is batch for e in connection.run_on_commit):
+        return batch
+    return None
 
 
 def outbox_publish(*, type: str, data: dict, affiliate_id: int | None = None, brand_id: int | None = None) -> None:
     """Record that `type` happened with `data` (JSON-safe: ids, strings, decimal strings)."""
-    # Delivery arrives with the webhooks issue; until then announcements are not recorded.
-    return None
+    event = OutboxEvent.objects.create(
+        type=type, data=data, affiliate_id=affiliate_id, brand_id=brand_id, created_at=timezone.now()
+    )
+    batch = _current_batch()
+    if batch is not None:
+        batch.event_ids.append(event.pk)
+        return
+    batch = _PendingBatch()
+    batch.event_ids.append(event.pk)
+    connection._outbox_batch = batch
+    transaction.on_commit(batch)
+
+
+def endpoint_wants(endpoint: WebhookEndpoint, event: OutboxEvent) -> bool:
+    if endpoint.affiliate_id is not None and endpoint.affiliate_id != event.affiliate_id:
+        return False
+    types = endpoint.event_types or []
+    return ALL_EVENTS in types or event.type in types
+
+
+def _deliveries_for(event: OutboxEvent, endpoints: list[WebhookEndpoint], postbacks: dict) -> list[Delivery]:
+    now = event.dispatched_at
+    rows = [
+        Delivery(event=event, endpoint=endpoint, next_attempt_at=now)
+        for endpoint in endpoints
+        if endpoint_wants(endpoint, event)
+    ]
+    if event.affiliate_id is None:
+        return rows
+    for kind in postback_events_for(type=event.type, data=event.data):
+        postback = postbacks.get((event.affiliate_id, kind))
+        if postback is None:
+            continue
+        values = postback_values(
+            event=kind, type=event.type, data=event.data, raw_customer_ids=postback.raw_customer_ids
+        )
+        rows.append(
+            Delivery(
+                event=event, postback=postback, url=render_template(postback.url_template, values), next_attempt_at=now
+            )
+        )
+    return rows
+
+
+def outbox_dispatch(*, event_ids: list[int]) -> list[int]:
+    """Create the deliveries of these events (once: an event already dispatched is skipped) and return the
+    ids of the new deliveries, to be sent after commit."""
+    if not event_ids:
+        return []
+    with transaction.atomic():
+        events = list(
+            OutboxEvent.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
+            .filter(pk__in=event_ids, dispatched_at__isnull=True)
+            .order_by("pk")
+        )
+        if not events:
+            return []
+        now = timezone.now()
+        endpoints = list(WebhookEndpoint.objects.filter(enabled=True))
+        affiliates = {e.affiliate_id for e in events if e.affiliate_id is not None}
+        postbacks = {
+            (p.affiliate_id, p.event): p
+            for p in PartnerPostback.objects.filter(affiliate_id__in=affiliates, enabled=True)
+        }
+        rows = []
+        for event in events:
+            event.dispatched_at = now
+            rows.extend(_deliveries_for(event, endpoints, postbacks))
+        Delivery.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        OutboxEvent.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=now)
+        return list(
+            Delivery.objects.filter(event_id__in=[e.pk for e in events], status=DeliveryStatus.PENDING)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def outbox_sweep(*, limit: int = 5000) -> dict:
+    """Pick up what the on-commit hand-over missed: events not dispatched a while after they were written,
+    and deliveries that are due (a retry whose time has come, or a claim whose worker never finished)."""
+    from .tasks import enqueue_deliveries, enqueue_dispatch
+
+    now = timezone.now()
+    grace = now - timedelta(seconds=settings.WEBHOOKS_SWEEP_GRACE_SECONDS)
+    stale_events = list(
+        OutboxEvent.objects.filter(dispatched_at__isnull=True, created_at__lte=grace)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if stale_events:
+        enqueue_dispatch(stale_events)
+    due = list(
+        Delivery.objects.filter(status=DeliveryStatus.PENDING)
+        .filter(Q(next_attempt_at__lte=grace) | Q(next_attempt_at__isnull=True))
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if due:
+        enqueue_deliveries(due)
+    return {"events": len(stale_events), "deliveries": len(due)}

@@ -1,0 +1,57 @@
+"""Delivery tasks (queue `delivery`). Arguments are ids; every task is safe to run twice."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from .delivery import deliveries_run
+from .outbox import outbox_dispatch, outbox_sweep
+
+log = logging.getLogger(__name__)
+
+_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+
+def _chunks(ids: list[int], size: int):
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def enqueue_dispatch(event_ids: list[int]) -> None:
+    """Hand events to the dispatch task. A broker that is down loses nothing: the sweep finds them."""
+    for chunk in _chunks(list(event_ids), settings.WEBHOOKS_BATCH_SIZE):
+        try:
+            webhooks_dispatch.apply_async(args=[chunk], retry_policy=_PUBLISH_RETRY)
+        except Exception:
+            log.warning("outbox events %s… not handed over (broker unavailable); the sweep will", chunk[:3])
+
+
+def enqueue_deliveries(delivery_ids: list[int], countdown: int | None = None) -> None:
+    for chunk in _chunks(list(delivery_ids), settings.WEBHOOKS_BATCH_SIZE):
+        try:
+            webhooks_deliver.apply_async(args=[chunk], countdown=countdown, retry_policy=_PUBLISH_RETRY)
+        except Exception:
+            log.warning("deliveries %s… not enqueued (broker unavailable); the sweep will", chunk[:3])
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhooks_dispatch(event_ids: list[int]) -> int:
+    """Create the deliveries of these outbox events, then send them."""
+    delivery_ids = outbox_dispatch(event_ids=event_ids)
+    if delivery_ids:
+        transaction.on_commit(lambda: enqueue_deliveries(delivery_ids))
+    return len(delivery_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=120, time_limit=150)
+def webhooks_deliver(delivery_ids: list[int]) -> dict:
+    """Send the due deliveries among these ids (a batch, concurrently)."""
+    return deliveries_run(delivery_ids=delivery_ids)
+
+
+@shared_task(ignore_result=True)
+def webhooks_sweep() -> dict:
+    """Periodic: dispatch events and send deliveries that the on-commit hand-over missed or that are due."""
+    return outbox_sweep()

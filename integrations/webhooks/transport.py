@@ -1,0 +1,106 @@
+"""The outgoing HTTP client: one request to a target checked by the SSRF guard.
+
+It connects to the checked address (no second DNS lookup), sends the URL's host as the Host header and TLS
+server name (so certificates are verified against the name), never follows redirects, gives the whole exchange
+a deadline, and reads at most a capped number of bytes of the answer.
+"""
+
+import http.client
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+
+from .ssrf import Target, UnsafeTarget, resolve_target
+
+USER_AGENT = "AffiliatePlatform-Webhooks/1.0"
+_READ_CHUNK = 16 * 1024
+
+
+@dataclass
+class HttpResult:
+    """What came back: a status and the first bytes of the body, or the error that stopped the exchange."""
+
+    status: int | None
+    body: bytes
+    error: str
+    latency_ms: int
+    refused: bool = False  # the SSRF guard refused the target: nothing was sent
+
+    @property
+    def network_error(self) -> bool:
+        return self.status is None and not self.refused
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a fixed IP address, with SNI and certificate checks against the original host name."""
+
+    def __init__(self, ip: str, port: int, *, server_hostname: str, timeout: float, context: ssl.SSLContext):
+        super().__init__(ip, port, timeout=timeout, context=context)
+        self._server_hostname = server_hostname
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self._server_hostname)
+
+
+_tls_context = ssl.create_default_context()
+
+
+def _connection(target: Target, timeout: float) -> http.client.HTTPConnection:
+    if target.scheme == "https":
+        return _PinnedHTTPSConnection(
+            target.ip, target.port, server_hostname=target.host, timeout=timeout, context=_tls_context
+        )
+    return http.client.HTTPConnection(target.ip, target.port, timeout=timeout)
+
+
+def http_send(
+    *,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    timeout: float,
+    max_bytes: int,
+    allow_private: bool | None = None,
+) -> HttpResult:
+    """Send one request to `url` and return what came back; never raises for network trouble."""
+    started = time.monotonic()
+
+    def elapsed_ms() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        target = resolve_target(url, allow_private=allow_private)
+    except UnsafeTarget as exc:
+        return HttpResult(status=None, body=b"", error=f"refused: {exc}"[:500], latency_ms=elapsed_ms(), refused=True)
+    deadline = started + timeout
+    conn = _connection(target, timeout)
+    try:
+        conn.request(
+            method, target.path, body=body, headers={"Host": target.host_header, "User-Agent": USER_AGENT, **headers}
+        )
+        response = conn.getresponse()
+        chunks, size = [], 0
+        while size < max_bytes:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the answer took longer than the deadline")
+            if conn.sock is not None:
+                conn.sock.settimeout(remaining)
+            chunk = response.read(min(_READ_CHUNK, max_bytes - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer took longer than the deadline")
+        return HttpResult(status=response.status, body=b"".join(chunks), error="", latency_ms=elapsed_ms())
+    except TimeoutError:
+        return HttpResult(status=None, body=b"", error=f"timeout after {timeout:g} s", latency_ms=elapsed_ms())
+    except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return HttpResult(status=None, body=b"", error=message[:500], latency_ms=elapsed_ms())
+    finally:
+        conn.close()
