@@ -157,6 +157,9 @@ class CustomerReassignment(models.Model):
     reason = models.CharField(max_length=500)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     changed_at = models.DateTimeField(auto_now_add=True)
+    previous = models.JSONField(
+        default=dict, blank=True, help_text="The attribution before the change: method, click id, link, sub ids."
+    )
 
     class Meta:
         ordering = ["-changed_at"]

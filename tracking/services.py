@@ -1,0 +1,237 @@
+"""Writes for tracking links, promo codes, clicks and customer reassignment. Views and admin call these.
+
+Attribution of customers from events lives in `attribution.py` (`customer_resolve`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from affiliates.models import Affiliate, Brand
+from integrations.webhooks.outbox import outbox_publish
+
+from .attribution import SUB_FIELDS, customer_attributed_payload
+from .choices import AttributionMethod, ClickFlag
+from .models import Click, Customer, CustomerReassignment, PromoCode, TrackingLink
+
+LANDING_URL_MAX_LENGTH = 2000
+TOKEN_BYTES = 16  # 128 random bits: 22 URL-safe characters, not guessable
+CLICK_ID_BYTES = 16
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+# --- Tracking links -------------------------------------------------------------------------------
+
+
+def landing_url_validate(value) -> str:
+    """The landing URL as stored, or ValidationError: absolute http(s) with a real host, at most 2000 chars."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("Enter the landing page URL.", code="required")
+    value = value.strip()
+    if len(value) > LANDING_URL_MAX_LENGTH:
+        raise ValidationError(f"At most {LANDING_URL_MAX_LENGTH} characters.", code="too_long")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValidationError("A URL cannot contain spaces or control characters.", code="invalid_url")
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        raise ValidationError("Not a valid URL.", code="invalid_url") from exc
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValidationError("Only absolute http:// or https:// URLs are allowed.", code="invalid_scheme")
+    if not parts.hostname:
+        raise ValidationError("The URL needs a host.", code="invalid_url")
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError as exc:
+        raise ValidationError("The host name is not valid.", code="invalid_url") from exc
+    if parts.username or parts.password:
+        raise ValidationError("A landing URL cannot carry a user name or password.", code="invalid_url")
+    try:
+        _url_validator(value)
+    except ValidationError as exc:
+        raise ValidationError("Not a valid URL with a real host name.", code="invalid_url") from exc
+    return value
+
+
+def tracking_link_create(
+    *, affiliate: Affiliate, brand: Brand, landing_url: str, name: str = "", created_by=None
+) -> TrackingLink:
+    """A new link with an unguessable token. The landing URL is validated (http/https, real host)."""
+    try:
+        landing_url = landing_url_validate(landing_url)
+    except ValidationError as exc:
+        raise ValidationError({"landing_url": exc.messages}) from exc
+    for _ in range(3):
+        link = TrackingLink(
+            token=secrets.token_urlsafe(TOKEN_BYTES),
+            affiliate=affiliate,
+            brand=brand,
+            landing_url=landing_url,
+            name=(name or "").strip()[:120],
+            created_by=created_by,
+        )
+        try:
+            with transaction.atomic():
+                link.save()
+            return link
+        except IntegrityError:  # a token collision, astronomically unlikely: draw again
+            continue
+    raise RuntimeError("Could not draw a unique tracking token.")
+
+
+def tracking_link_set_active(*, link: TrackingLink, is_active: bool) -> TrackingLink:
+    """Enable or disable a link. Other processes see it within TRACKING_LINK_CACHE_SECONDS."""
+    from .redirect import link_cache_forget
+
+    TrackingLink.objects.filter(pk=link.pk).update(is_active=is_active)
+    link.is_active = is_active
+    link_cache_forget(link.token)
+    return link
+
+
+# --- Promo codes ----------------------------------------------------------------------------------
+
+
+def promo_code_create(*, brand: Brand, affiliate: Affiliate, code: str) -> PromoCode:
+    """A promo code an affiliate owns at a brand; unique per brand regardless of letter case."""
+    code = (code or "").strip()
+    if not code or len(code) > 60 or not code.isprintable():
+        raise ValidationError({"code": "A promo code is 1 to 60 printable characters."})
+    if PromoCode.objects.filter(brand=brand, code__iexact=code).exists():
+        raise ValidationError({"code": f"The promo code {code!r} is already taken at this brand."})
+    try:
+        with transaction.atomic():
+            return PromoCode.objects.create(brand=brand, affiliate=affiliate, code=code)
+    except IntegrityError as exc:
+        raise ValidationError({"code": f"The promo code {code!r} is already taken at this brand."}) from exc
+
+
+# --- Clicks ---------------------------------------------------------------------------------------
+
+
+def click_id_new() -> str:
+    """A random, URL-safe, case-sensitive click id (22 characters, 128 bits)."""
+    return secrets.token_urlsafe(CLICK_ID_BYTES)
+
+
+_CLICK_TABLE = Click._meta.db_table
+_CLICK_COLUMNS = (
+    "click_id", "link_id", "affiliate_id", "brand_id", "sub1", "sub2", "sub3", "sub4", "sub5",
+    "country", "ip", "user_agent", "referrer", "created_at", "flag", "is_billable",
+)  # fmt: skip
+_CLICK_VALUES = ", ".join(["%s"] * (len(_CLICK_COLUMNS) - 2))
+# Only identifiers from the model's own metadata are interpolated; every value is a parameter.
+_INSERT_CLICK = f"INSERT INTO {_CLICK_TABLE} ({', '.join(_CLICK_COLUMNS)}) VALUES ({_CLICK_VALUES}, %s, %s)"  # noqa: S608
+_SEEN = f"EXISTS (SELECT 1 FROM {_CLICK_TABLE} WHERE link_id = %s AND ip = %s AND created_at >= %s)"  # noqa: S608
+_INSERT_CLICK_FLAG_DUPLICATE = (
+    f"INSERT INTO {_CLICK_TABLE} ({', '.join(_CLICK_COLUMNS)}) VALUES ({_CLICK_VALUES},"  # noqa: S608
+    f" CASE WHEN {_SEEN} THEN %s ELSE '' END, CASE WHEN {_SEEN} THEN %s ELSE %s END)"
+)
+
+
+def click_record(
+    *,
+    link_id: int,
+    affiliate_id: int,
+    brand_id: int,
+    subs: tuple[str, str, str, str, str],
+    country: str,
+    ip: str | None,
+    user_agent: str,
+    referrer: str,
+    flag: str,
+    duplicate_since: datetime | None,
+    click_id: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Record one click with a single INSERT and return its click id.
+
+    `flag` is what is already known (bot, affiliate inactive). When there is none and `duplicate_since`
+    is given, the same statement flags the click duplicate if that IP already clicked this link since
+    then: one round trip. The redirect is the hottest path, so this is one raw statement rather than a
+    model save (which would build an instance and run the ORM's insert compiler on every click).
+    """
+    click_id = click_id or click_id_new()
+    now = now or timezone.now()
+    values = [click_id, link_id, affiliate_id, brand_id, *subs, country, ip, user_agent, referrer, now]
+    with connection.cursor() as cursor:
+        if flag or ip is None or duplicate_since is None:
+            cursor.execute(_INSERT_CLICK, [*values, flag, not flag])
+        else:
+            seen = [link_id, ip, duplicate_since]
+            cursor.execute(_INSERT_CLICK_FLAG_DUPLICATE, [*values, *seen, ClickFlag.DUPLICATE, *seen, False, True])
+    return click_id
+
+
+# --- Customers ------------------------------------------------------------------------------------
+
+
+def customer_reassign(*, customer: Customer, affiliate: Affiliate, reason: str, by=None) -> Customer:
+    """Move a customer to another affiliate, with a reason, recorded in CustomerReassignment.
+
+    The click, link, promo code and sub ids belonged to the previous affiliate's traffic: they are kept in
+    the audit row and cleared on the customer, so postbacks never send one partner's click id to another.
+    Past commission entries are not touched here; the commission engine attributes future events to the
+    customer's affiliate at the time.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "A reason is required to reassign a customer."})
+    if len(reason) > 500:
+        raise ValidationError({"reason": "At most 500 characters."})
+    with transaction.atomic():
+        customer = (
+            Customer.objects.select_for_update()
+            .select_related("brand", "click", "link", "promo_code")
+            .get(pk=customer.pk)
+        )
+        if customer.affiliate_id == affiliate.pk:
+            raise ValidationError({"affiliate": "The customer already belongs to this affiliate."})
+        previous = {
+            "attribution_method": customer.attribution_method,
+            "click_id": customer.click.click_id if customer.click_id else None,
+            "tracking_link": customer.link.token if customer.link_id else None,
+            "promo_code": customer.promo_code.code if customer.promo_code_id else None,
+            "attributed_at": customer.attributed_at.isoformat() if customer.attributed_at else None,
+            **{name: getattr(customer, name) for name in SUB_FIELDS},
+        }
+        CustomerReassignment.objects.create(
+            customer=customer,
+            from_affiliate_id=customer.affiliate_id,
+            to_affiliate=affiliate,
+            reason=reason,
+            changed_by=by,
+            previous=previous,
+        )
+        customer.affiliate = affiliate
+        customer.attribution_method = AttributionMethod.MANUAL
+        customer.click = None
+        customer.link = None
+        customer.promo_code = None
+        for name in SUB_FIELDS:
+            setattr(customer, name, "")
+        customer.attributed_at = timezone.now()
+        fields = ["affiliate", "attribution_method", "click", "link", "promo_code", "attributed_at", *SUB_FIELDS]
+        customer.save(update_fields=fields)
+        outbox_publish(
+            type="customer.attributed",
+            data=customer_attributed_payload(customer),
+            affiliate_id=affiliate.pk,
+            brand_id=customer.brand_id,
+        )
+    return customer
+
+
+def ip_or_none(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except (ValueError, AttributeError):
+        return None

@@ -1,0 +1,70 @@
+"""`GET /t/<token>`: record the click, redirect to the landing page. The hottest path: no template, no
+DRF, no ORM model instances; one INSERT."""
+
+from datetime import timedelta
+
+from django.http import HttpResponse, HttpResponseNotFound
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from .choices import ClickFlag
+from .conf import setting
+from .redirect import (
+    REFERRER_LENGTH,
+    TOKEN_RE,
+    USER_AGENT_LENGTH,
+    clean_text,
+    client_ip,
+    is_bot,
+    link_for_token,
+    sub_ids_from_query,
+    target_url,
+    visitor_country,
+)
+from .services import click_id_new, click_record
+
+
+def _not_found() -> HttpResponse:
+    return HttpResponseNotFound(b"Unknown link.\n", content_type="text/plain")
+
+
+@require_safe
+def track(request, token: str):
+    if TOKEN_RE.fullmatch(token) is None:
+        return _not_found()
+    link = link_for_token(token)
+    if link is None:
+        return _not_found()
+    meta = request.META
+    user_agent = clean_text(meta.get("HTTP_USER_AGENT", ""), USER_AGENT_LENGTH)
+    subs = sub_ids_from_query(meta.get("QUERY_STRING", ""))
+    ip = client_ip(meta)
+    if is_bot(user_agent):
+        flag = ClickFlag.BOT
+    elif not link.billable:
+        # A suspended (or not yet active) affiliate's link keeps working for visitors, unbilled.
+        flag = ClickFlag.AFFILIATE_INACTIVE
+    else:
+        flag = ClickFlag.NONE
+    now = timezone.now()
+    window = setting("CLICK_DUPLICATE_WINDOW_SECONDS")
+    click_id = click_id_new()
+    click_record(
+        link_id=link.link_id,
+        affiliate_id=link.affiliate_id,
+        brand_id=link.brand_id,
+        subs=subs,
+        country=visitor_country(meta, ip),
+        ip=ip,
+        user_agent=user_agent,
+        referrer=clean_text(meta.get("HTTP_REFERER", ""), REFERRER_LENGTH),
+        flag=flag,
+        duplicate_since=now - timedelta(seconds=window) if window else None,
+        click_id=click_id,
+        now=now,
+    )
+    response = HttpResponse(status=302)
+    response["Location"] = target_url(link, click_id, subs)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer-when-downgrade"
+    return response
