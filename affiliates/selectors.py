@@ -31,6 +31,8 @@ def deal_in_force(*, affiliate: Affiliate, brand: Brand, on: date) -> tuple[Deal
     version = deal_version_on(deal_id=assignment.deal_id, on=on)
     if version is None:
         return None
+    if (version.valid_from and on < version.valid_from) or (version.valid_to and on > version.valid_to):
+        return None  # the deal's own validity dates exclude that day
     return version, dict(assignment.overrides)
 
 

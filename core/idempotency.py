@@ -12,10 +12,15 @@ from rest_framework.response import Response
 
 from .keys import KeyPrincipal
 from .models import IdempotencyRecord
-from .problems import Problem
+from .problems import PROBLEM_CONTENT_TYPE, Problem
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 MAX_LENGTH = 255
+MIN_TTL_HOURS = 24  # the contract promises a replay for at least a day, whatever the setting says
+
+
+def ttl() -> timedelta:
+    return timedelta(hours=max(MIN_TTL_HOURS, settings.IDEMPOTENCY_KEY_TTL_HOURS))
 
 
 class _Replay(Exception):
@@ -51,7 +56,7 @@ class IdempotentPostMixin:
                 detail=f"Idempotency-Key must be 1 to {MAX_LENGTH} characters.",
             )
         digest = _request_hash(request._request)
-        fresh_after = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+        fresh_after = timezone.now() - ttl()
         IdempotencyRecord.objects.filter(api_key_id=request.auth.key_id, key=key, created_at__lt=fresh_after).delete()
         try:
             with transaction.atomic():
@@ -64,15 +69,15 @@ class IdempotentPostMixin:
                 )
             return
         except IntegrityError:
-            record = IdempotencyRecord.objects.get(api_key_id=request.auth.key_id, key=key)
-        if record.request_hash != digest:
+            record = IdempotencyRecord.objects.filter(api_key_id=request.auth.key_id, key=key).first()
+        if record is not None and record.request_hash != digest:
             raise Problem(
                 status_code=422,
                 code="idempotency_key_reused",
                 title="Idempotency-Key reused",
                 detail="This Idempotency-Key was used with a different request; use a new key.",
             )
-        if record.response_status is None:
+        if record is None or record.response_status is None:
             raise Problem(
                 status_code=409,
                 code="idempotency_in_progress",
@@ -83,10 +88,25 @@ class IdempotentPostMixin:
 
     def handle_exception(self, exc):
         if isinstance(exc, _Replay):
-            response = Response(exc.record.response_body, status=exc.record.response_status)
+            status = exc.record.response_status
+            response = Response(
+                exc.record.response_body,
+                status=status,
+                content_type=PROBLEM_CONTENT_TYPE if status >= 400 else None,
+            )
             response["Idempotent-Replayed"] = "true"
             return response
         return super().handle_exception(exc)
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except BaseException:
+            # An unhandled error becomes a 500 outside DRF: nothing was answered, so the key is free again.
+            record, self._idempotency_record = self._idempotency_record, None
+            if record is not None:
+                IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            raise
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -103,6 +123,7 @@ class IdempotentPostMixin:
 
 
 def idempotency_purge(*, older_than_hours: int | None = None) -> int:
-    hours = older_than_hours or settings.IDEMPOTENCY_KEY_TTL_HOURS
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - timedelta(hours=hours)).delete()
+    """Delete records past their TTL (never younger than 24 hours)."""
+    age = timedelta(hours=max(MIN_TTL_HOURS, older_than_hours)) if older_than_hours else ttl()
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - age).delete()
     return deleted

@@ -16,6 +16,7 @@ from .models import ApiKey, ApiKeyScope
 
 SCOPE_TAGS = {ApiKeyScope.MANAGEMENT: "mgmt", ApiKeyScope.SOURCE: "src", ApiKeyScope.PARTNER: "ptnr"}
 _LAST_USED_WRITE_EVERY = 60  # seconds; last_used_at is informative, not worth a write per request
+_HEX = "0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,12 @@ def cache_clear() -> None:
 
 def _split(raw: str) -> str | None:
     parts = raw.split("_", 2)
-    if len(parts) != 3 or parts[0] not in SCOPE_TAGS.values() or len(parts[1]) != 12 or len(raw) > 200:
+    if len(parts) != 3 or parts[0] not in SCOPE_TAGS.values() or len(raw) > 200:
         return None
-    return parts[1]
+    prefix = parts[1]
+    if len(prefix) != 12 or prefix.strip(_HEX) or not parts[2]:
+        return None
+    return prefix
 
 
 def authenticate_key(raw: str) -> KeyPrincipal | None:
@@ -97,7 +101,8 @@ def authenticate_key(raw: str) -> KeyPrincipal | None:
     prefix = _split(raw or "")
     if prefix is None:
         return None
-    now = time.monotonic()
+    # Wall-clock time, not monotonic: a clock step only shortens or lengthens one cache period.
+    now = time.time()
     ttl = settings.API_KEY_CACHE_SECONDS
     with _cache_lock:
         hit = _cache.get(prefix)

@@ -1,6 +1,7 @@
 """RFC 9457 problem+json for every API error, from one exception handler."""
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -28,8 +29,11 @@ def flatten_errors(detail, prefix: str = "") -> list[dict]:
     out: list[dict] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = key if key != "non_field_errors" else ""
-            field = f"{prefix}.{name}" if prefix and name else (prefix or name)
+            if isinstance(key, int):  # DRF reports list items (ListField, many=True) by index
+                field = f"{prefix}[{key}]" if prefix else str(key)
+            else:
+                name = key if key != "non_field_errors" else ""
+                field = f"{prefix}.{name}" if prefix and name else (prefix or name)
             out.extend(flatten_errors(value, field))
     elif isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):
@@ -58,11 +62,27 @@ _TITLES = {
 
 
 def problem_body(*, status_code: int, code: str, title: str, detail: str, errors=None, **extra) -> dict:
-    body = {"type": TYPE_BASE + code, "title": title, "status": status_code, "detail": detail, "code": code}
-    if errors:
-        body["errors"] = errors
+    """Every problem carries `errors`: the field errors, or one entry (field null) saying what went wrong."""
+    body = {
+        "type": TYPE_BASE + code,
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+        "errors": list(errors) if errors else [{"field": None, "message": detail}],
+    }
     body.update(extra)
     return body
+
+
+class RequestTooLarge(Problem):
+    def __init__(self, limit: int):
+        super().__init__(
+            status_code=413,
+            code="request_too_large",
+            title=_TITLES[413],
+            detail=f"The request body is larger than {limit} bytes.",
+        )
 
 
 def problem_exception_handler(exc, context):
@@ -72,6 +92,8 @@ def problem_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     response = exception_handler(exc, context)
     if response is None:
         return None

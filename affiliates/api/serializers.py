@@ -1,19 +1,21 @@
 import zoneinfo
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.money import is_currency
-from core.serializers import StrictModelSerializer, StrictSerializer
+from core.serializers import CurrencyField, StrictModelSerializer, StrictSerializer
 
 from ..models import Affiliate, Brand, Deal, DealAssignment, DealVersion
 from ..services import deal_version_terms
-from ..terms import DealTermsSerializer
+from ..terms import MAX_MONEY, DealTermsSerializer
 
 
 class BrandSerializer(StrictModelSerializer):
+    currency = CurrencyField(required=False)
+
     class Meta:
         model = Brand
         fields = [
@@ -21,11 +23,6 @@ class BrandSerializer(StrictModelSerializer):
             "website", "is_active", "created_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at"]
-
-    def validate_currency(self, value):
-        if not is_currency(value):
-            raise serializers.ValidationError(f"{value!r} is not an ISO 4217 currency code.")
-        return value
 
     def validate_timezone(self, value):
         if value not in zoneinfo.available_timezones():
@@ -43,6 +40,10 @@ class AffiliateSerializer(CountryFieldMixin, StrictModelSerializer):
         queryset=get_user_model().objects.filter(is_staff=True), allow_null=True, required=False
     )
     parent = serializers.PrimaryKeyRelatedField(queryset=Affiliate.objects.all(), allow_null=True, required=False)
+    payout_currency = CurrencyField(required=False)
+    payout_threshold = serializers.DecimalField(
+        max_digits=18, decimal_places=2, min_value=Decimal("0"), max_value=MAX_MONEY, required=False
+    )
 
     class Meta:
         model = Affiliate
@@ -56,16 +57,6 @@ class AffiliateSerializer(CountryFieldMixin, StrictModelSerializer):
     def validate_payment_details(self, value):
         if not isinstance(value, dict) or any(not isinstance(v, str | int | None) for v in value.values()):
             raise serializers.ValidationError("Must be an object of field names to text values.")
-        return value
-
-    def validate_payout_currency(self, value):
-        if not is_currency(value):
-            raise serializers.ValidationError(f"{value!r} is not an ISO 4217 currency code.")
-        return value
-
-    def validate_payout_threshold(self, value):
-        if value < 0:
-            raise serializers.ValidationError("Must not be negative.")
         return value
 
     def validate_parent(self, value):
@@ -131,7 +122,8 @@ class DealSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        current = instance.versions.get(version=instance.current_version)
+        # versions are prefetched by the view: pick the current one without a query per deal
+        current = next(v for v in instance.versions.all() if v.version == instance.current_version)
         data.update(deal_version_terms(current))
         data["effective_from"] = current.effective_from.isoformat()
         return data

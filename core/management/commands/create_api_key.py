@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from affiliates.models import Affiliate
@@ -29,9 +30,16 @@ class Command(BaseCommand):
             source_obj = Source.objects.filter(slug=source).first()
             if source_obj is None:
                 raise CommandError(f"no source {source!r}")
-        if scope == ApiKeyScope.MANAGEMENT and (affiliate or source):
-            raise CommandError("a management key belongs to no affiliate or source")
-        key, raw = api_key_create(name=name, scope=scope, affiliate=affiliate_obj, source=source_obj)
+        if scope != ApiKeyScope.PARTNER and affiliate is not None:
+            raise CommandError(f"--affiliate is only for a partner key, not a {scope} key")
+        if scope != ApiKeyScope.SOURCE and source:
+            raise CommandError(f"--source is only for a source key, not a {scope} key")
+        if not name.strip():
+            raise CommandError("--name must not be blank")
+        try:
+            key, raw = api_key_create(name=name, scope=scope, affiliate=affiliate_obj, source=source_obj)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
         self.stderr.write(
             f"Created {scope} key {key.name!r} (prefix {key.prefix}). Store it now; it is not shown again."
         )
