@@ -2,7 +2,11 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from unfold.admin import ModelAdmin
+from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from .keys import api_key_create, api_key_revoke
@@ -25,18 +29,25 @@ class GroupAdmin(BaseGroupAdmin, ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(ModelAdmin):
-    """Keys are shown once, at creation, in a message; afterwards only their prefix."""
+    """Keys are shown once, at creation, in a message; afterwards only their prefix. Only the SHA-256
+    digest is stored, so a lost key cannot be shown again: revoke it and create another."""
 
-    list_display = ["name", "scope", "prefix", "affiliate", "source", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "scope", "prefix", "state", "affiliate", "source", "created_at", "last_used_at"]
     list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix"]
-    raw_id_fields = ["affiliate"]
+    list_select_related = ["affiliate", "source"]
+    raw_id_fields = ["affiliate", "source"]
     readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
     fields = ["name", "scope", "affiliate", "source", *readonly_fields]
     actions = ["revoke"]
+    actions_detail = ["revoke_detail"]
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
+
+    @display(description="State", label={"active": "success", "revoked": "danger"})
+    def state(self, obj):
+        return "active" if obj.revoked_at is None else "revoked"
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -44,14 +55,22 @@ class ApiKeyAdmin(ModelAdmin):
         key, raw = api_key_create(
             name=obj.name, scope=obj.scope, affiliate=obj.affiliate, source=obj.source, created_by=request.user
         )
-        obj.pk = key.pk
-        obj.prefix = key.prefix
+        obj.__dict__.update(key.__dict__)
         self.message_user(
             request, f"New {key.scope} key (copy it now; it is not shown again): {raw}", level=messages.WARNING
         )
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset):
-        for key in queryset:
+        active = [key for key in queryset if key.revoked_at is None]
+        for key in active:
             api_key_revoke(key=key)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).", level=messages.SUCCESS)
+        self.message_user(request, f"Revoked {len(active)} key(s).", level=messages.SUCCESS)
+
+    @action(description="Revoke this key", url_path="revoke", icon="block")
+    def revoke_detail(self, request, object_id):
+        key = get_object_or_404(ApiKey, pk=object_id)
+        if key.revoked_at is None:
+            api_key_revoke(key=key)
+            self.message_user(request, f"Revoked {key}.", level=messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:core_apikey_change", args=[key.pk]))
