@@ -178,6 +178,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 50 * 60},
     },
+    "monitoring-evaluate-alerts": {
+        "task": "integrations.monitoring.tasks.evaluate_alerts",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 4 * 60},
+    },
 }
 
 # --- API --------------------------------------------------------------------------------------
@@ -217,6 +222,7 @@ UNFOLD = {
     "SITE_SYMBOL": "hub",
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "integrations.monitoring.views.dashboard_callback",
 }
 
 LOGGING = {

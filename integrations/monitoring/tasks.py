@@ -1,0 +1,28 @@
+"""Periodic monitoring work (declared in CELERY_BEAT_SCHEDULE). Thin: each task calls one service."""
+
+from celery import shared_task
+
+from integrations.models import Source
+
+from . import golive, services
+
+
+@shared_task(ignore_result=True, soft_time_limit=240, time_limit=270)
+def evaluate_alerts() -> None:
+    """Fan out one evaluation per active source, and check operator webhook endpoints."""
+    for source_id in Source.objects.filter(is_active=True).values_list("pk", flat=True):
+        evaluate_source_alerts.delay(source_id)
+    services.alerts_evaluate_webhooks()
+
+
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
+def evaluate_source_alerts(source_id: int) -> None:
+    source = Source.objects.filter(pk=source_id).first()
+    if source is None:
+        return
+    services.alerts_evaluate_source(source=source)
+
+
+@shared_task(ignore_result=True, soft_time_limit=150, time_limit=180)
+def run_golive_checks(run_id: int) -> None:
+    golive.golive_run_execute(run_id=run_id)
