@@ -26,10 +26,12 @@ class _PendingBatch:
 
     def __init__(self):
         self.event_ids: list[int] = []
+        self.handed_over = False
 
     def __call__(self) -> None:
         from .tasks import enqueue_dispatch
 
+        self.handed_over = True
         enqueue_dispatch(self.event_ids)
 
 
@@ -37,7 +39,9 @@ def _current_batch() -> _PendingBatch | None:
     # A batch is reused while its on-commit callback is still registered; a rolled-back transaction drops
     # the callback, so the next publish starts a new batch.
     batch = getattr(connection, "_outbox_batch", None)
-    if batch is not None and connection.in_atomic_block and any(e[1] is batch for e in connection.run_on_commit):
+    if batch is None or batch.handed_over or not connection.in_atomic_block:
+        return None
+    if any(entry[1] is batch for entry in connection.run_on_commit):
         return batch
     return None
 

@@ -18,6 +18,7 @@ ALLOWED_SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
+THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 # Cloud metadata services outside link-local space (Alibaba, Oracle); AWS IPv6 IMDS sits in ULA space.
 METADATA = (
     ipaddress.ip_network("100.100.100.200/32"),
@@ -70,13 +71,15 @@ def address_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_
         return "link-local addresses are not allowed"
     if ip.is_multicast:
         return "multicast addresses are not allowed"
-    if ip.is_unspecified:
+    if ip.is_unspecified or (isinstance(ip, ipaddress.IPv4Address) and ip in THIS_NETWORK):
         return "unspecified addresses are not allowed"
+    if ip.is_reserved and not ip.is_loopback:
+        return "reserved addresses are not allowed"
     private = ip.is_loopback or ip.is_private or (isinstance(ip, ipaddress.IPv4Address) and ip in CGNAT)
     if private:
         return None if allow_private else "loopback and private network addresses are not allowed"
-    if ip.is_reserved or not ip.is_global:
-        return "reserved addresses are not allowed"
+    if not ip.is_global:
+        return "addresses that are not globally reachable are not allowed"
     return None
 
 

@@ -1,0 +1,29 @@
+import pytest
+
+from .receiver import start_receiver, stop_receiver
+
+
+@pytest.fixture
+def private_targets(settings):
+    """Deliveries may go to this machine's loopback receiver (as WEBHOOKS_ALLOW_PRIVATE_TARGETS=1 allows)."""
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+    settings.WEBHOOKS_TIMEOUT_SECONDS = 2.0
+    return settings
+
+
+@pytest.fixture
+def receiver(private_targets):
+    server = start_receiver()
+    yield server
+    stop_receiver(server)
+
+
+@pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks):
+    """Run a block as if its transaction committed: on-commit work (dispatch, delivery) runs at the end."""
+
+    def run(fn, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(*args, **kwargs)
+
+    return run

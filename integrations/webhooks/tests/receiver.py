@@ -1,0 +1,111 @@
+"""A real local HTTP receiver for delivery tests, on 127.0.0.1 (ports 8070-8079, else any free port).
+
+Each request is answered by the next scripted behaviour (the last one repeats): a status code with an optional
+body and headers, `"close"` (drop the connection unanswered), `"hang"` (answer nothing until the test ends),
+or `"huge"` (a 200 with a body far larger than the read cap).
+"""
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HUGE_BODY_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    server: ThreadingHTTPServer
+    script: list = field(default_factory=lambda: [200])
+    requests: list[Received] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def next_behaviour(self):
+        index = min(len(self.requests) - 1, len(self.script) - 1)
+        return self.script[index]
+
+
+def _handler(receiver: Receiver):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _handle(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            receiver.requests.append(
+                Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            )
+            behaviour = receiver.next_behaviour()
+            if behaviour == "close":
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
+            if behaviour == "hang":
+                receiver.release.wait(10)
+                self.close_connection = True
+                return
+            if behaviour == "huge":
+                self.send_response(200)
+                self.send_header("Content-Length", str(HUGE_BODY_BYTES))
+                self.end_headers()
+                chunk = b"x" * 65536
+                try:
+                    for _ in range(HUGE_BODY_BYTES // len(chunk)):
+                        self.wfile.write(chunk)
+                except OSError:
+                    pass
+                self.close_connection = True
+                return
+            status, text, headers = behaviour if isinstance(behaviour, tuple) else (behaviour, "ok", {})
+            payload = text.encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _handle
+
+    return Handler
+
+
+def start_receiver() -> Receiver:
+    last_error = None
+    for port in [*range(8070, 8080), 0]:
+        try:
+            server = ThreadingHTTPServer(("127.0.0.1", port), None)
+            break
+        except OSError as exc:
+            last_error = exc
+    else:
+        raise last_error
+    server.daemon_threads = True
+    receiver = Receiver(server=server)
+    server.RequestHandlerClass = _handler(receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return receiver
+
+
+def stop_receiver(receiver: Receiver) -> None:
+    receiver.release.set()
+    receiver.server.shutdown()
+    receiver.server.server_close()
