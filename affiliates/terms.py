@@ -36,10 +36,11 @@ def _country(code: str) -> str:
 class QualificationSerializer(StrictSerializer):
     """The CPA baseline: all minimums must be met within `window_days` of registration."""
 
-    min_ftd = serializers.DecimalField(required=False, default=Decimal("0"), **AMOUNT)
-    min_deposits = serializers.DecimalField(required=False, default=Decimal("0"), **AMOUNT)
-    min_wagering = serializers.DecimalField(required=False, default=Decimal("0"), **AMOUNT)
-    min_lots = serializers.DecimalField(required=False, default=Decimal("0"), **LOTS)
+    # defaults carry the field's scale so stored JSON reads the same whether a value was sent or not
+    min_ftd = serializers.DecimalField(required=False, default=Decimal("0.00"), **AMOUNT)
+    min_deposits = serializers.DecimalField(required=False, default=Decimal("0.00"), **AMOUNT)
+    min_wagering = serializers.DecimalField(required=False, default=Decimal("0.00"), **AMOUNT)
+    min_lots = serializers.DecimalField(required=False, default=Decimal("0.0000"), **LOTS)
     min_bets = serializers.IntegerField(required=False, default=0, min_value=0, max_value=1_000_000)
     window_days = serializers.IntegerField(required=False, default=30, min_value=1, max_value=3650)
 
@@ -71,7 +72,7 @@ class RebateGroupSerializer(StrictSerializer):
     per_lot = serializers.DecimalField(**AMOUNT)
     lot_factor = serializers.DecimalField(
         required=False,
-        default=Decimal("1"),
+        default=Decimal("1.000000"),
         max_digits=12,
         decimal_places=6,
         min_value=Decimal("0.000001"),

@@ -86,7 +86,9 @@ class DealWriteSerializer(DealTermsSerializer):
 
     brand = serializers.SlugRelatedField(slug_field="slug", queryset=Brand.objects.all())
     effective_from = serializers.DateField(
-        required=False, help_text="First day the terms apply (brand time zone); default today. Never in the past."
+        required=False,
+        help_text="First day the terms apply (brand time zone); default today. An update may not start before the "
+        "current version.",
     )
     change_note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
