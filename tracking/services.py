@@ -87,14 +87,22 @@ def tracking_link_create(
     raise RuntimeError("Could not draw a unique tracking token.")
 
 
-def tracking_link_set_active(*, link: TrackingLink, is_active: bool) -> TrackingLink:
-    """Enable or disable a link. Other processes see it within TRACKING_LINK_CACHE_SECONDS."""
+def tracking_link_update(*, link: TrackingLink, name: str, is_active: bool) -> TrackingLink:
+    """Rename, enable or disable a link; its target never changes once placed (make a new link instead).
+
+    Other processes see a disabled link within TRACKING_LINK_CACHE_SECONDS; this one at once.
+    """
     from .redirect import link_cache_forget
 
-    TrackingLink.objects.filter(pk=link.pk).update(is_active=is_active)
-    link.is_active = is_active
+    name = (name or "").strip()[:120]
+    TrackingLink.objects.filter(pk=link.pk).update(name=name, is_active=is_active)
+    link.name, link.is_active = name, is_active
     link_cache_forget(link.token)
     return link
+
+
+def tracking_link_set_active(*, link: TrackingLink, is_active: bool) -> TrackingLink:
+    return tracking_link_update(link=link, name=link.name, is_active=is_active)
 
 
 # --- Promo codes ----------------------------------------------------------------------------------
@@ -112,6 +120,13 @@ def promo_code_create(*, brand: Brand, affiliate: Affiliate, code: str) -> Promo
             return PromoCode.objects.create(brand=brand, affiliate=affiliate, code=code)
     except IntegrityError as exc:
         raise ValidationError({"code": f"The promo code {code!r} is already taken at this brand."}) from exc
+
+
+def promo_code_set_active(*, promo: PromoCode, is_active: bool) -> PromoCode:
+    """Enable or disable a promo code; a disabled code attributes nobody new."""
+    PromoCode.objects.filter(pk=promo.pk).update(is_active=is_active)
+    promo.is_active = is_active
+    return promo
 
 
 # --- Clicks ---------------------------------------------------------------------------------------
