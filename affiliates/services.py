@@ -7,6 +7,8 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from integrations.webhooks.outbox import outbox_publish
+
 from .choices import ALLOWED_TRANSITIONS, AffiliateStatus
 from .models import Affiliate, AffiliateStatusChange, Brand, Deal, DealAssignment, DealVersion
 from .terms import terms_to_json, validate_overrides, validate_terms
@@ -26,21 +28,44 @@ JSON_TERMS = ("countries", "country_amounts", "qualification", "tiers", "rebate_
 def affiliate_create(*, by=None, **fields) -> Affiliate:
     affiliate = Affiliate(**fields)
     affiliate.full_clean()
-    affiliate.save()
-    AffiliateStatusChange.objects.create(
-        affiliate=affiliate, from_status="", to_status=affiliate.status, reason="created", changed_by=by
-    )
+    with transaction.atomic():
+        affiliate.save()
+        AffiliateStatusChange.objects.create(
+            affiliate=affiliate, from_status="", to_status=affiliate.status, reason="created", changed_by=by
+        )
+        outbox_publish(type="affiliate.created", data=_affiliate_payload(affiliate), affiliate_id=affiliate.pk)
     return affiliate
+
+
+def _affiliate_payload(affiliate: Affiliate) -> dict:
+    return {
+        "id": affiliate.pk, "name": affiliate.name, "email": affiliate.email, "company": affiliate.company,
+        "country": str(affiliate.country or ""), "status": affiliate.status, "parent": affiliate.parent_id,
+        "manager": affiliate.manager_id, "created_at": affiliate.created_at.isoformat(),
+    }  # fmt: skip
+
+
+PAYMENT_FIELDS = ("payment_method", "payment_details", "payout_currency", "payout_threshold")
 
 
 def affiliate_update(*, affiliate: Affiliate, by=None, **fields) -> Affiliate:
     """Update an affiliate's details. The status is changed only by `affiliate_set_status`."""
     if "status" in fields:
         raise ValidationError({"status": "Change the status with approve, suspend or reject."})
+    before = {name: getattr(affiliate, name) for name in PAYMENT_FIELDS}
     for name, value in fields.items():
         setattr(affiliate, name, value)
     affiliate.full_clean()
-    affiliate.save()
+    with transaction.atomic():
+        affiliate.save()
+        if any(getattr(affiliate, name) != value for name, value in before.items()):
+            payment = {name: getattr(affiliate, name) for name in PAYMENT_FIELDS}
+            payment["payout_threshold"] = str(payment["payout_threshold"])
+            outbox_publish(
+                type="affiliate.payment_details_changed",
+                data={"id": affiliate.pk, **payment},
+                affiliate_id=affiliate.pk,
+            )
     return affiliate
 
 
@@ -64,9 +89,15 @@ def affiliate_set_status(*, affiliate: Affiliate, status: str, reason: str = "",
             affiliate.approved_at = timezone.now()
             update.append("approved_at")
         affiliate.save(update_fields=update)
-        AffiliateStatusChange.objects.create(
+        change = AffiliateStatusChange.objects.create(
             affiliate=affiliate, from_status=current, to_status=status, reason=reason.strip(), changed_by=by
         )
+        outbox_publish(
+            type="affiliate.status_changed",
+            data={"id": affiliate.pk, "from_status": current, "to_status": status, "reason": change.reason,
+                  "changed_at": change.changed_at.isoformat()},
+            affiliate_id=affiliate.pk,
+        )  # fmt: skip
     return affiliate
 
 
@@ -146,6 +177,12 @@ def deal_update(*, deal: Deal, terms: dict, by=None, effective_from: date | None
         deal.name = clean["name"]
         deal.kind = clean["kind"]
         deal.save(update_fields=["current_version", "name", "kind"])
+        outbox_publish(
+            type="deal.changed",
+            data={"id": deal.pk, "brand": deal.brand.slug, "version": version.version,
+                  "effective_from": version.effective_from.isoformat(), "terms": deal_version_terms(version)},
+            brand_id=deal.brand_id,
+        )  # fmt: skip
     return version
 
 
@@ -203,6 +240,14 @@ def deal_assignment_create(
             note=note,
             created_by=by,
         )
+        outbox_publish(
+            type="deal.assigned",
+            data={"id": assignment.pk, "deal": deal.pk, "deal_version": deal.current_version, "brand": deal.brand.slug,
+                  "affiliate": assignment.affiliate_id, "valid_from": valid_from.isoformat(),
+                  "valid_to": valid_to.isoformat() if valid_to else None, "overrides": clean_overrides},
+            affiliate_id=assignment.affiliate_id,
+            brand_id=deal.brand_id,
+        )  # fmt: skip
     return assignment
 
 
