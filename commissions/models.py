@@ -1,1 +1,107 @@
-# Models of this app arrive with their issue.
+"""The commission ledger and the per-brand revenue formula.
+
+A CommissionEntry is immutable once written: only its workflow status moves (by compare-and-swap
+updates in commissions.ledger). Amounts are corrected by new entries (reversal, adjustment), never
+by editing. Every entry belongs to a *slot*: the one thing it pays for (a customer's CPA under a
+deal, one trade's rebate, an affiliate's RevShare month, ...). Entries of a slot are numbered by
+`seq`, and (slot, seq) is unique, so two workers computing the same slot book it once.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from core.currencies import CURRENCY_CHOICES
+
+from .choices import EntryKind, EntryStatus
+
+
+class CommissionEntry(models.Model):
+    """One immutable ledger row: what an affiliate earned (or gives back) for one slot, with the deal
+    version, the events it came from and a sentence explaining the amount."""
+
+    slot = models.CharField(max_length=200, help_text="What this pays for, e.g. cpa:<affiliate>:<customer>:<deal>.")
+    seq = models.PositiveIntegerField(default=0, help_text="0 for the first entry of the slot, then 1, 2, …")
+    kind = models.CharField(max_length=20, choices=EntryKind.choices)
+    status = models.CharField(max_length=20, choices=EntryStatus.choices, default=EntryStatus.PENDING)
+    affiliate = models.ForeignKey("affiliates.Affiliate", on_delete=models.PROTECT, related_name="commissions")
+    brand = models.ForeignKey("affiliates.Brand", on_delete=models.PROTECT, related_name="commissions")
+    customer = models.ForeignKey(
+        "tracking.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="commissions"
+    )
+    deal = models.ForeignKey("affiliates.Deal", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    deal_version = models.ForeignKey(
+        "affiliates.DealVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source_affiliate = models.ForeignKey(
+        "affiliates.Affiliate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="For sub-affiliate overrides: the child whose commission this is a percent of.",
+    )
+    amount = models.DecimalField(max_digits=20, decimal_places=3, help_text="Quantized to the currency's minor unit.")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    period = models.CharField(max_length=7, help_text="Month (brand time zone) of the activity, YYYY-MM.")
+    occurred_at = models.DateTimeField(help_text="When the activity that earned it happened (qualification time).")
+    hold_until = models.DateTimeField(null=True, blank=True)
+    events = models.JSONField(default=list, blank=True, help_text="Ids of the canonical events it came from.")
+    explanation = models.TextField()
+    status_reason = models.CharField(max_length=500, blank=True)
+    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
+    batch = models.CharField(max_length=60, blank=True, help_text="Recalculation that booked this adjustment.")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "commission entries"
+        constraints = [
+            models.UniqueConstraint(fields=["slot", "seq"], name="commission_once_per_slot_seq"),
+            models.UniqueConstraint(fields=["reverses"], name="commission_reversed_once"),
+            models.UniqueConstraint(
+                fields=["kind", "affiliate", "customer", "deal"],
+                condition=models.Q(kind="cpa"),
+                name="commission_cpa_once_per_customer_deal",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["affiliate", "status"]),
+            models.Index(fields=["status", "hold_until"]),
+            models.Index(fields=["customer"]),
+            models.Index(fields=["affiliate", "brand", "period", "kind"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency} → {self.affiliate_id}"
+
+    def save(self, *args, **kwargs):
+        # The ledger is append-only: a written row changes only its status, by queryset update.
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("Commission entries are immutable; book a reversal or an adjustment instead.")
+        super().save(*args, **kwargs)
+
+
+class BrandRevenueRule(models.Model):
+    """How a brand's revenue is computed from components when its deals use the net_revenue basis:
+    GGR x tax factor - bonuses - payment fees (components in the event's `data`)."""
+
+    brand = models.OneToOneField("affiliates.Brand", on_delete=models.CASCADE, related_name="revenue_rule")
+    tax_factor = models.DecimalField(
+        max_digits=7,
+        decimal_places=4,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text="Share of GGR left after gaming tax, e.g. 0.82 for an 18% tax.",
+    )
+    deduct_bonuses = models.BooleanField(default=True, help_text="Subtract data.bonus.")
+    deduct_payment_fees = models.BooleanField(default=True, help_text="Subtract data.payment_fees.")
+    note = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Revenue rule of {self.brand_id}"
