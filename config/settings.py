@@ -183,6 +183,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=5),
         "options": {"expires": 4 * 60},
     },
+    "ingest-sweep": {
+        "task": "integrations.tasks.ingest_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 50},
+    },
 }
 
 # --- API --------------------------------------------------------------------------------------

@@ -24,6 +24,10 @@ class Source(models.Model):
     )
     is_active = models.BooleanField(default=True)
     rate_limit_per_minute = models.PositiveIntegerField(default=6000)
+    derive_ftd = models.BooleanField(
+        default=False,
+        help_text="The source never flags first deposits: a customer's first qualified deposit becomes the FTD.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -56,6 +60,7 @@ class InboundStatus(models.TextChoices):
     PROCESSED = "processed", "Processed"
     DUPLICATE = "duplicate", "Duplicate"
     REJECTED = "rejected", "Rejected"
+    IGNORED = "ignored", "Ignored (a known type that the mapping ignores)"
 
 
 class InboundEvent(models.Model):
@@ -80,6 +85,12 @@ class InboundEvent(models.Model):
         MappingVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_events"
     )
     canonical = models.JSONField(null=True, blank=True, help_text="The canonical event the mapping produced.")
+    external_id = models.CharField(
+        max_length=200, blank=True, help_text="The event id the mapping found (or derived by id_fields)."
+    )
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The original."
+    )
     attempts = models.PositiveIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -88,6 +99,7 @@ class InboundEvent(models.Model):
         indexes = [
             models.Index(fields=["source", "status", "received_at"]),
             models.Index(fields=["status", "received_at"]),
+            models.Index(fields=["source", "external_id"]),
         ]
 
     def __str__(self) -> str:

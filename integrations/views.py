@@ -1,0 +1,145 @@
+"""`GET`/`POST /postback/<source-slug>/`: the S2S postback (CONTRACT.md "Ingestion").
+
+A plain Django view, kept lean on purpose (it is measured against a bare one-INSERT view): the key
+is checked against a per-process cache, the source and its compiled mapping come from a cache of a
+few seconds, and the request is stored before the answer. The mapping pass runs here because the
+CONTRACT's answers need it: a 400 for a request that cannot be mapped and a 200 for a duplicate event
+id. It is pure Python (no database) and costs tens of microseconds; FX, attribution and the canonical
+event are the worker's.
+"""
+
+import json
+from decimal import Decimal
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from core.auth import bearer_token
+from core.keys import authenticate_key
+from core.models import ApiKeyScope
+from core.parsers import _reject_constant
+from core.problems import problem_response
+
+from .ingestion import RequestMeta, inbound_receive, inbound_store_rejected, rate_limit_retry_after, source_runtime
+
+MAX_POSTBACK_BODY = 1024 * 1024
+KEY_PARAM = "key"
+
+
+def unauthorized(code: str, detail: str) -> JsonResponse:
+    response = problem_response(401, code, detail)
+    response["WWW-Authenticate"] = 'Bearer realm="postback"'
+    return response
+
+
+def authenticate_source(request, runtime) -> JsonResponse | None:
+    """None if the request carries this source's key; otherwise the 401 answer."""
+    raw = bearer_token(request) or request.GET.get(KEY_PARAM, "")
+    if not raw:
+        return unauthorized("missing_source_key", "Send the source key as 'Authorization: Bearer <key>' or ?key=.")
+    principal = authenticate_key(raw)
+    if principal is None:
+        return unauthorized("unknown_source_key", "Unknown or revoked source key.")
+    if principal.scope != ApiKeyScope.SOURCE or principal.source_id != runtime.id:
+        return unauthorized("wrong_source_key", "This key does not belong to this source.")
+    return None
+
+
+def rate_limited(runtime, meta, retry_after: int, body: str = "") -> JsonResponse:
+    stored = inbound_store_rejected(
+        runtime=runtime,
+        meta=meta,
+        code="rate_limited",
+        detail=f"over {runtime.rate_limit_per_minute} events per minute",
+        body=body,
+    )
+    response = problem_response(
+        429,
+        "rate_limited",
+        f"This source may send {runtime.rate_limit_per_minute} events per minute; retry after {retry_after} s.",
+        id=str(stored.pk),
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _query_payload(request) -> dict:
+    return {key: values[0] for key, values in request.GET.lists() if key != KEY_PARAM and values}
+
+
+def _parse(request) -> tuple[dict | None, str, str, str]:
+    """(payload, body text, problem code, problem detail)."""
+    payload = _query_payload(request)
+    if request.method == "GET":
+        return payload, "", "", ""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > MAX_POSTBACK_BODY:
+        return None, "", "body_too_large", f"A postback body may be at most {MAX_POSTBACK_BODY} bytes."
+    raw = request.read(MAX_POSTBACK_BODY + 1)
+    if len(raw) > MAX_POSTBACK_BODY:
+        return None, raw[:1024].decode("utf-8", "replace"), "body_too_large", "The body is too large."
+    body = raw.decode("utf-8", errors="replace")
+    content_type = request.content_type or ""
+    if not raw.strip():
+        return payload, body, "", ""
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return None, body, "invalid_json", f"The body is not valid JSON: {exc}"
+        if not isinstance(data, dict):
+            return None, body, "invalid_payload", "The JSON body must be an object (one event)."
+        return {**payload, **data}, body, "", ""
+    if content_type == "application/x-www-form-urlencoded":
+        from django.http import QueryDict
+
+        form = QueryDict(raw, encoding=request.encoding or "utf-8")
+        return {**payload, **{k: v[0] for k, v in form.lists() if k != KEY_PARAM and v}}, body, "", ""
+    return (
+        None,
+        body,
+        "unsupported_content_type",
+        f"Send application/json or application/x-www-form-urlencoded, not {content_type or 'nothing'!r}.",
+    )
+
+
+@csrf_exempt
+def postback(request, slug: str):
+    if request.method not in ("GET", "POST"):
+        response = problem_response(405, "method_not_allowed", "Use GET or POST.")
+        response["Allow"] = "GET, POST"
+        return response
+    runtime = source_runtime(slug=slug)
+    if runtime is None:
+        return problem_response(404, "unknown_source", f"No active source {slug!r}.")
+    denied = authenticate_source(request, runtime)
+    if denied is not None:
+        return denied
+    meta = RequestMeta(
+        channel="postback",
+        method=request.method,
+        content_type=request.META.get("CONTENT_TYPE", ""),
+        query_string=_strip_key(request.META.get("QUERY_STRING", "")),
+        remote_addr=request.META.get("REMOTE_ADDR") or None,
+    )
+    retry_after = rate_limit_retry_after(runtime=runtime)
+    if retry_after:
+        return rate_limited(runtime, meta, retry_after)
+    payload, body, code, detail = _parse(request)
+    if code:
+        stored = inbound_store_rejected(runtime=runtime, meta=meta, code=code, detail=detail, body=body)
+        status = 413 if code == "body_too_large" else 400
+        return problem_response(status, code, detail, id=str(stored.pk))
+    [answer] = inbound_receive(runtime=runtime, payloads=[payload], meta=meta, bodies=[body])
+    if answer.status == "rejected":
+        return problem_response(400, answer.code, answer.detail, id=str(answer.id), errors=answer.errors)
+    if answer.status == "duplicate":
+        return JsonResponse({"id": str(answer.id), "status": "duplicate"}, status=200)
+    return JsonResponse({"id": str(answer.id), "status": "accepted"}, status=202)
+
+
+def _strip_key(query_string: str) -> str:
+    """The query string as stored: the key is a credential and is never stored."""
+    if KEY_PARAM + "=" not in query_string:
+        return query_string
+    return "&".join(part for part in query_string.split("&") if not part.startswith(KEY_PARAM + "="))

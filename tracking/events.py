@@ -1,0 +1,320 @@
+"""Recording canonical events: one ConversionEvent per (source, external id), ever.
+
+Ingestion (integrations.ingestion) maps and attributes inbound events, then calls `events_record`
+with drafts inside its transaction. Here the events are written, deduplicated by the database's
+unique constraint, announced in the outbox, linked to the events they change (status updates,
+refunds, chargebacks, which wait unapplied until their event arrives), and handed to the commission
+engine on commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations.webhooks.outbox import outbox_publish
+
+from .choices import MONEY_TYPES, REFERRING_TYPES, EventStatus, EventType
+from .models import ConversionEvent, Customer
+
+logger = logging.getLogger(__name__)
+SUB_FIELDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
+
+
+@dataclass
+class EventDraft:
+    """A canonical event ready to be written (mapped, converted, attributed)."""
+
+    source_id: int
+    brand_id: int
+    inbound_id: int | None
+    external_id: str
+    type: str
+    status: str
+    occurred_at: datetime
+    customer: Customer | None = None
+    amount: Decimal | None = None
+    currency: str = ""
+    amount_base: Decimal | None = None
+    fx_rate: Decimal | None = None
+    fx_date: object = None
+    ref_external_id: str = ""
+    ref_order_id: str = ""
+    country: str = ""
+    hints: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    is_test: bool = False
+    derive_ftd: bool = False
+
+
+@dataclass
+class Recorded:
+    """What became of a draft: the event written, or the original it duplicates."""
+
+    event_id: int
+    duplicate: bool
+    original_inbound_id: int | None = None
+
+
+def _event_from(draft: EventDraft) -> ConversionEvent:
+    data = dict(draft.data)
+    if draft.ref_order_id:
+        data["ref_order_id"] = draft.ref_order_id
+    return ConversionEvent(
+        source_id=draft.source_id,
+        external_id=draft.external_id,
+        inbound_id=draft.inbound_id,
+        brand_id=draft.brand_id,
+        type=draft.type,
+        status=draft.status,
+        customer=draft.customer,
+        affiliate_id=draft.customer.affiliate_id if draft.customer is not None else None,
+        amount=draft.amount,
+        currency=draft.currency,
+        amount_base=draft.amount_base,
+        fx_rate=draft.fx_rate,
+        fx_date=draft.fx_date,
+        occurred_at=draft.occurred_at,
+        ref_external_id=draft.ref_external_id,
+        country=draft.country,
+        hints=draft.hints,
+        data=data,
+        is_test=draft.is_test,
+    )
+
+
+def conversion_created_payload(event: ConversionEvent) -> dict:
+    hints = event.hints or {}
+    return {
+        "id": event.pk,
+        "event_id": event.external_id,
+        "type": event.type,
+        "status": event.status,
+        "customer": event.customer_id,
+        "customer_external_id": event.customer.external_id if event.customer is not None else None,
+        "affiliate_id": event.affiliate_id,
+        "click_id": hints.get("click_id"),
+        **{name: hints.get(name) for name in SUB_FIELDS},
+        "amount": format(event.amount, "f") if event.amount is not None else None,
+        "currency": event.currency or None,
+        "amount_base": format(event.amount_base, "f") if event.amount_base is not None else None,
+        "occurred_at": event.occurred_at.isoformat(),
+        "is_test": event.is_test,
+    }
+
+
+def _derive_ftds(drafts: list[EventDraft]) -> None:
+    """A source that never flags FTDs: a customer's first qualified deposit becomes the FTD.
+
+    The customer rows are locked (customer_resolve) for the caller's transaction, so two first
+    deposits of one customer processed at once cannot both become FTDs.
+    """
+    candidates = [
+        d for d in drafts
+        if d.derive_ftd and d.type == EventType.DEPOSIT and d.status == EventStatus.QUALIFIED and d.customer
+    ]  # fmt: skip
+    if not candidates:
+        return
+    customer_ids = {d.customer.pk for d in candidates}
+    has_ftd = set(
+        ConversionEvent.objects.filter(customer_id__in=customer_ids, type=EventType.FTD).values_list(
+            "customer_id", flat=True
+        )
+    )
+    for draft in candidates:
+        if draft.customer.pk in has_ftd:
+            continue
+        draft.type = EventType.FTD
+        draft.data = {**draft.data, "derived_ftd": True}
+        has_ftd.add(draft.customer.pk)
+
+
+def _derive_ftd_on_qualify(event: ConversionEvent, derive_ftd: bool) -> None:
+    if not (derive_ftd and event.type == EventType.DEPOSIT and event.customer_id):
+        return
+    if event.status != EventStatus.QUALIFIED:
+        return
+    Customer.objects.select_for_update().filter(pk=event.customer_id).first()
+    if not ConversionEvent.objects.filter(customer_id=event.customer_id, type=EventType.FTD).exists():
+        event.type = EventType.FTD
+        event.data = {**event.data, "derived_ftd": True}
+
+
+def events_record(*, drafts: list[EventDraft]) -> list[Recorded]:
+    """Write the drafts (in order) inside the caller's transaction; duplicates write nothing.
+
+    Fast path: one existence query and one bulk INSERT. A concurrent writer of the same external id
+    makes the INSERT fail; the drafts are then written one by one, each in a savepoint, and the
+    loser reads the winner's row as its original.
+    """
+    if not drafts:
+        return []
+    with transaction.atomic():
+        source_ids = {d.source_id for d in drafts}
+        existing: dict[tuple[int, str], tuple[int, int | None]] = {}
+        for source_id in source_ids:
+            ids = [d.external_id for d in drafts if d.source_id == source_id]
+            for pk, ext, inbound_id in ConversionEvent.objects.filter(
+                source_id=source_id, external_id__in=ids
+            ).values_list("pk", "external_id", "inbound_id"):
+                existing[(source_id, ext)] = (pk, inbound_id)
+
+        outcomes: list[Recorded | None] = [None] * len(drafts)
+        fresh: list[tuple[int, EventDraft]] = []
+        seen: dict[tuple[int, str], int] = {}
+        for index, draft in enumerate(drafts):
+            key = (draft.source_id, draft.external_id)
+            if key in existing:
+                pk, inbound_id = existing[key]
+                outcomes[index] = Recorded(pk, True, inbound_id)
+            elif key in seen:
+                outcomes[index] = Recorded(0, True, drafts[seen[key]].inbound_id)
+            else:
+                seen[key] = index
+                fresh.append((index, draft))
+        _derive_ftds([d for _, d in fresh])
+
+        created: list[ConversionEvent] = []
+        try:
+            with transaction.atomic():
+                created = ConversionEvent.objects.bulk_create([_event_from(d) for _, d in fresh])
+        except IntegrityError:
+            created = []
+            for index, draft in fresh:
+                try:
+                    with transaction.atomic():
+                        event = _event_from(draft)
+                        event.save(force_insert=True)
+                    created.append(event)
+                except IntegrityError:
+                    original = (
+                        ConversionEvent.objects.filter(source_id=draft.source_id, external_id=draft.external_id)
+                        .values_list("pk", "inbound_id")
+                        .first()
+                    )
+                    outcomes[index] = Recorded(original[0] if original else 0, True, original[1] if original else None)
+                    created.append(None)
+        events_by_index = {}
+        for (index, _draft), event in zip(fresh, created, strict=True):
+            if event is not None:
+                events_by_index[index] = event
+                outcomes[index] = Recorded(event.pk, False)
+        for index, outcome in enumerate(outcomes):
+            if outcome.duplicate and outcome.event_id == 0:
+                first = events_by_index.get(seen[(drafts[index].source_id, drafts[index].external_id)])
+                outcome.event_id = first.pk if first else 0
+
+        new_events = [events_by_index[i] for i in sorted(events_by_index)]
+        derive = {d.source_id: d.derive_ftd for d in drafts}
+        for event in new_events:
+            outbox_publish(
+                type="conversion.created",
+                data=conversion_created_payload(event),
+                affiliate_id=event.affiliate_id,
+                brand_id=event.brand_id,
+            )
+        changed = _link_referring(new_events, derive)
+        _enqueue_commissions([e.pk for e in new_events] + sorted(changed - {e.pk for e in new_events}))
+    return outcomes
+
+
+def _target_for(event: ConversionEvent) -> ConversionEvent | None:
+    queryset = ConversionEvent.objects.select_for_update().filter(source_id=event.source_id)
+    if event.ref_external_id:
+        return queryset.filter(external_id=event.ref_external_id).exclude(pk=event.pk).first()
+    order_id = (event.data or {}).get("ref_order_id")
+    if order_id:
+        money = MONEY_TYPES - REFERRING_TYPES
+        return queryset.filter(data__order_id=order_id, type__in=money).order_by("pk").first()
+    return None
+
+
+def _link_referring(new_events: list[ConversionEvent], derive: dict[int, bool]) -> set[int]:
+    """Apply new referring events to their targets, and waiting referring events to new targets."""
+    changed: set[int] = set()
+    referring = [e for e in new_events if e.type in REFERRING_TYPES]
+    targets = [e for e in new_events if e.type not in REFERRING_TYPES]
+    pairs: list[tuple[ConversionEvent, ConversionEvent]] = []
+    for event in referring:
+        target = _target_for(event)
+        if target is not None:
+            pairs.append((event, target))
+    if targets:
+        by_source: dict[int, list[ConversionEvent]] = {}
+        for target in targets:
+            by_source.setdefault(target.source_id, []).append(target)
+        for source_id, group in by_source.items():
+            by_ext = {t.external_id: t for t in group}
+            by_order = {str(t.data["order_id"]): t for t in group if t.type in MONEY_TYPES and "order_id" in t.data}
+            condition = Q(ref_external_id__in=list(by_ext))
+            if by_order:
+                condition |= Q(data__ref_order_id__in=list(by_order))
+            waiting = ConversionEvent.objects.filter(
+                condition, source_id=source_id, type__in=REFERRING_TYPES, ref_event__isnull=True
+            ).order_by("occurred_at", "pk")
+            for event in waiting:
+                target = by_ext.get(event.ref_external_id) if event.ref_external_id else None
+                if target is None:
+                    target = by_order.get(str((event.data or {}).get("ref_order_id")))
+                if target is not None and event.pk != target.pk:
+                    pairs.append((event, target))
+    pairs.sort(key=lambda pair: (pair[0].occurred_at, pair[0].pk))
+    for event, target in pairs:
+        if event_apply(event=event, target=target, derive_ftd=derive.get(target.source_id, False)):
+            changed.add(target.pk)
+        changed.add(event.pk)
+    return changed
+
+
+def event_apply(*, event: ConversionEvent, target: ConversionEvent, derive_ftd: bool = False) -> bool:
+    """Apply a status update, refund or chargeback to the event it refers to; True if its status changed.
+
+    A status update older than one already applied does not overwrite it. A refund or chargeback of
+    the whole amount (or of no stated amount) rejects the event; a partial one leaves its status to the
+    commission engine, which reads the referring events.
+    """
+    changed = False
+    if event.type == EventType.STATUS_UPDATE:
+        newer = ConversionEvent.objects.filter(
+            ref_event=target, type=EventType.STATUS_UPDATE, occurred_at__gt=event.occurred_at
+        ).exists()
+        if not newer and target.status != event.status:
+            target.status = event.status
+            changed = True
+    elif (
+        event.status != EventStatus.REJECTED
+        and target.status != EventStatus.REJECTED
+        and (event.amount is None or target.amount is None or event.amount >= target.amount)
+    ):
+        target.status = EventStatus.REJECTED
+        changed = True
+    if changed:
+        _derive_ftd_on_qualify(target, derive_ftd)
+        target.save(update_fields=["status", "type", "data"])
+    event.ref_event = target
+    event.ref_external_id = target.external_id
+    event.applied_at = timezone.now()
+    event.save(update_fields=["ref_event", "ref_external_id", "applied_at"])
+    return changed
+
+
+def _enqueue_commissions(event_ids: list[int]) -> None:
+    if not event_ids:
+        return
+
+    def send():
+        from commissions.tasks import process_event
+
+        for event_id in event_ids:
+            try:
+                process_event.delay(event_id)
+            except Exception:  # broker down: the event is stored; process_event can be re-run for it
+                logger.exception("could not enqueue commissions for event %s", event_id)
+
+    transaction.on_commit(send)
