@@ -188,6 +188,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 50},
     },
+    "commissions-release-holds": {
+        "task": "commissions.tasks.release_holds",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 50 * 60},
+    },
+    "commissions-close-periods": {
+        "task": "commissions.tasks.close_periods",
+        "schedule": timedelta(hours=6),
+        "options": {"expires": 5 * 60 * 60},
+    },
 }
 
 # --- API --------------------------------------------------------------------------------------
