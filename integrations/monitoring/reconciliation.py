@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.db import transaction
 
+from core.money import quantize
 from integrations.models import InboundEvent, InboundStatus, Source
 from tracking.choices import EventType
 from tracking.models import ConversionEvent
@@ -186,8 +187,17 @@ def our_totals(*, source: Source, granularity: str, period_start: dt.date, perio
         else:
             totals[key]["revenue"] += amount
         listed[key].append(
-            {"id": e.pk, "external_id": e.external_id, "type": e.type, "amount": str(amount.quantize(CENT))}
+            {
+                "id": e.pk,
+                "external_id": e.external_id,
+                "type": e.type,
+                "amount": str(quantize(amount, settings.BASE_CURRENCY)),
+            }
         )
+    base = settings.BASE_CURRENCY
+    for row in totals.values():
+        row["deposits"] = quantize(row["deposits"], base)
+        row["revenue"] = quantize(row["revenue"], base)
     return dict(totals), dict(listed)
 
 
