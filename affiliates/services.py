@@ -1,6 +1,7 @@
 """Writes for brands, affiliates, deals and assignments. Views and admin actions call these."""
 
 from datetime import date
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
@@ -60,7 +61,7 @@ def affiliate_update(*, affiliate: Affiliate, by=None, **fields) -> Affiliate:
         affiliate.save()
         if any(getattr(affiliate, name) != value for name, value in before.items()):
             payment = {name: getattr(affiliate, name) for name in PAYMENT_FIELDS}
-            payment["payout_threshold"] = str(payment["payout_threshold"])
+            payment["payout_threshold"] = f"{Decimal(str(payment['payout_threshold'])):.2f}"
             outbox_publish(
                 type="affiliate.payment_details_changed",
                 data={"id": affiliate.pk, **payment},
