@@ -194,7 +194,14 @@ def validate_overrides(data: dict, *, kind: str, base: dict) -> dict:
     unknown = sorted(set(data) - set(OVERRIDABLE))
     if unknown:
         raise serializers.ValidationError({"overrides": f"Not overridable: {', '.join(unknown)}."})
-    merged = validate_terms({**base, **data, "kind": kind})
+    try:
+        merged = validate_terms({**base, **data, "kind": kind})
+    except serializers.ValidationError as exc:
+        # name the override that is wrong ("overrides.cpa_amount"), not a term of the deal itself
+        detail = exc.detail if isinstance(exc.detail, dict) else {"": exc.detail}
+        raise serializers.ValidationError(
+            {"overrides": {key: value for key, value in detail.items() if key in data or key == ""} or detail}
+        ) from None
     return {key: merged[key] for key in data}
 
 

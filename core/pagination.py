@@ -15,8 +15,10 @@ class CursorOrPagePagination(CursorPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         if "page" in request.query_params:
+            # the same order as the cursor pages, so switching style never reshuffles the rows
             self._page = _Page()
-            return self._page.paginate_queryset(queryset, request, view)
+            ordered = queryset.order_by(*self.get_ordering(request, queryset, view))
+            return self._page.paginate_queryset(ordered, request, view)
         self._page = None
         return super().paginate_queryset(queryset, request, view)
 
