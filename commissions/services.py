@@ -171,13 +171,19 @@ def commission_period_close(
     return booker.created
 
 
+CLOSE_DAYS = 7  # a month is (re)closed by beat during the first week after it ends; later data closes itself
+
+
 def commission_close_last_month(*, now: dt.datetime | None = None) -> int:
-    """For every brand, close the month that ended most recently in its time zone."""
+    """For every brand, close the month that ended most recently in its time zone (during the first
+    CLOSE_DAYS of the new month; an event that arrives later for a closed month re-closes it itself)."""
     now = now or timezone.now()
     booked = 0
     for brand in Brand.objects.all():
         deals = engine.Deals({brand.pk})
         local = deals.local(brand.pk, now)
+        if local.day > CLOSE_DAYS:
+            continue
         first = local.replace(day=1)
         previous = first - dt.timedelta(days=1)
         booked += len(commission_period_close(brand_id=brand.pk, period=engine.period_of(previous), now=now))
