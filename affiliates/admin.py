@@ -9,7 +9,7 @@ import json
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count
+from django.db.models import Count, URLField
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -24,6 +24,7 @@ from . import services
 from .choices import AffiliateStatus, DealKind
 from .forms import DealAssignmentForm, DealForm, StatusReasonForm, _flatten
 from .models import Affiliate, AffiliateStatusChange, Brand, Deal, DealAssignment, DealVersion
+from .terms import terms_to_json, validate_terms
 
 STATUS_COLOURS = {
     AffiliateStatus.PENDING: "warning",
@@ -88,6 +89,15 @@ def terms_summary(terms: dict) -> list[str]:
     return lines
 
 
+def comparable_terms(version: DealVersion) -> dict:
+    """A version's terms in one canonical spelling ("0" and "0.00" alike), so a diff shows real changes only."""
+    terms = services.deal_version_terms(version)
+    try:
+        return terms_to_json(validate_terms(terms))
+    except ApiValidationError:  # terms stored under older rules: compare them as stored
+        return terms
+
+
 def terms_changes(before: dict, after: dict) -> list[str]:
     """What changed between two versions' terms, as 'name: old → new' lines."""
     return [
@@ -103,11 +113,20 @@ def _lines_html(lines: list[str]):
     return format_html_join("", '<div class="whitespace-normal">{}</div>', ((line,) for line in lines))
 
 
+class HttpsUrlMixin:
+    """URL fields typed without a scheme mean https (the Django 6 default, chosen now)."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, URLField):
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
 # --- Brands -------------------------------------------------------------------------------------
 
 
 @admin.register(Brand)
-class BrandAdmin(ModelAdmin):
+class BrandAdmin(HttpsUrlMixin, ModelAdmin):
     list_display = ["name", "slug", "vertical", "currency", "timezone", "click_param", "is_active"]
     list_filter = ["vertical", "is_active"]
     search_fields = ["name", "slug"]
@@ -184,7 +203,7 @@ class AssignmentInline(TabularInline):
 
 
 @admin.register(Affiliate)
-class AffiliateAdmin(ModelAdmin):
+class AffiliateAdmin(HttpsUrlMixin, ModelAdmin):
     list_display = ["name", "email", "status_label", "manager", "parent", "country", "sub_count", "created_at"]
     list_filter = [
         ("status", ChoicesDropdownFilter),
@@ -344,12 +363,12 @@ class DealVersionInline(TabularInline):
 
     @display(description="Terms (v1) / what changed from the previous version")
     def changes(self, obj):
-        after = services.deal_version_terms(obj)
+        after = comparable_terms(obj)
         previous = DealVersion.objects.filter(deal_id=obj.deal_id, version__lt=obj.version).order_by("-version")
         previous = previous.first()
         if previous is None:
             return _lines_html(terms_summary(after))
-        return _lines_html(terms_changes(services.deal_version_terms(previous), after))
+        return _lines_html(terms_changes(comparable_terms(previous), after))
 
 
 @admin.register(Deal)
@@ -436,9 +455,6 @@ class DealAdmin(ModelAdmin):
                 f"version {form.new_version.version - 1} stays as it was.",
                 level=messages.SUCCESS,
             )
-
-    def save_related(self, request, form, formsets, change):
-        """Versions are read-only here; nothing related is saved from this form."""
 
 
 @admin.register(DealVersion)

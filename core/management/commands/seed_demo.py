@@ -1,7 +1,6 @@
 """`python manage.py seed_demo`: load the demo programme, then every app's demo data. Safe to run again."""
 
 import importlib
-import importlib.util
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -22,11 +21,13 @@ DEMO_KEY_NAME = "demo management key"
 
 
 def _module(name: str):
+    """The app's demo module, or None where the app has none yet. Errors inside a module propagate."""
     try:
-        found = importlib.util.find_spec(name)
-    except ModuleNotFoundError:  # the parent package itself is missing
-        return None
-    return importlib.import_module(name) if found is not None else None
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name or name.startswith(f"{exc.name}."):
+            return None
+        raise
 
 
 class Command(BaseCommand):
