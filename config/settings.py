@@ -238,6 +238,7 @@ UNFOLD = {
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "integrations.monitoring.views.dashboard_callback",
+    "SIDEBAR": {"show_search": True},
 }
 
 LOGGING = {
