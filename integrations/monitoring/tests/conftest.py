@@ -20,8 +20,9 @@ def announced(monkeypatch):
 
 @pytest.fixture
 def manager(django_user_model):
-    return django_user_model.objects.create_user(
-        username="manager", email="manager@example.com", password="pw-Secret-123", is_staff=True, is_superuser=True
+    # No password: hashing one costs a second per test; pages are opened with force_login.
+    return django_user_model.objects.create(
+        username="manager", email="manager@example.com", is_staff=True, is_superuser=True
     )
 
 
