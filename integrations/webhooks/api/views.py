@@ -1,7 +1,8 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from affiliates.models import Affiliate
@@ -66,11 +67,15 @@ class WebhookEndpointViewSet(IdempotentPostMixin, viewsets.ModelViewSet):
         delivery.refresh_from_db()
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses=DeliverySerializer(many=True), filters=True)
-    @action(detail=True, methods=["get"], filterset_class=DeliveryFilter)
+    @extend_schema(
+        responses=DeliverySerializer(many=True),
+        parameters=[OpenApiParameter("status", str), OpenApiParameter("event_type", str)],
+    )
+    @action(detail=True, methods=["get"])
     def deliveries(self, request, pk=None):
         """This endpoint's deliveries, newest first (`?status=`, `?event_type=`)."""
-        queryset = Delivery.objects.filter(endpoint=self.get_object()).select_related("event")
+        endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+        queryset = Delivery.objects.filter(endpoint=endpoint).select_related("event")
         queryset = DeliveryFilter(request.query_params, queryset=queryset).qs
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
