@@ -32,11 +32,21 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.usefixtures("_fail_missing_redis"))
             else:
                 item.add_marker(pytest.mark.skip(reason="needs Redis (set REDIS_URL)"))
+        if item.get_closest_marker("browser") and not os.path.exists("/usr/bin/chromium"):
+            if IN_CI:
+                item.add_marker(pytest.mark.usefixtures("_fail_missing_chromium"))
+            else:
+                item.add_marker(pytest.mark.skip(reason="needs Chromium (apt-get install chromium)"))
 
 
 @pytest.fixture
 def _fail_missing_postgres():
     pytest.fail("CI runs this test on PostgreSQL; DATABASE_URL does not point at PostgreSQL")
+
+
+@pytest.fixture
+def _fail_missing_chromium():
+    pytest.fail("CI runs the browser tests; /usr/bin/chromium is missing")
 
 
 @pytest.fixture
