@@ -13,6 +13,7 @@ from core.health import record_heartbeat
 pytestmark = pytest.mark.django_db
 
 
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
 def test_healthz_reports_every_part_and_needs_no_key(client):
     response = client.get("/healthz")
 
