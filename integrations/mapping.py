@@ -445,7 +445,11 @@ class Mapper:
         fmt = (spec.format if spec else None) or "iso"
         try:
             if fmt in ("unix", "unix_ms"):
-                seconds = _to_decimal(value)
+                if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+                    raise ValueError
+                seconds = Decimal(str(value).strip())
+                if not seconds.is_finite():
+                    raise ValueError
                 if fmt == "unix_ms":
                     seconds = seconds / 1000
                 moment = datetime.fromtimestamp(float(seconds), tz=UTC)
@@ -457,7 +461,7 @@ class Mapper:
                 if not isinstance(value, str):
                     raise ValueError
                 moment = datetime.strptime(value.strip(), fmt)
-        except (ValueError, OverflowError, OSError, _Invalid):
+        except (ValueError, OverflowError, OSError, ArithmeticError):
             raise _Invalid(f"{value!r} is not a valid date ({fmt})", "invalid_date") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.tz)

@@ -11,7 +11,10 @@ from integrations.models import FxRate
 
 @pytest.fixture(autouse=True)
 def _fresh_source_cache():
+    from django.core.cache import cache
+
     source_runtime_forget()
+    cache.clear()  # rate-limit counters are keyed by source id, which tests reuse
     yield
     source_runtime_forget()
 
