@@ -170,6 +170,7 @@ def _record(sent: list[_Prepared]) -> dict[int, list[int]]:
     """Write attempts and outcomes; returns the deliveries to retry soon, by countdown in seconds."""
     now = timezone.now()
     attempts, soon = [], {}
+    succeeded: dict[int, list[int]] = {}
     endpoint_results: dict[int, list[tuple[Delivery, HttpResult]]] = {}
     postback_finals: dict[int, list[bool]] = {}
     with transaction.atomic():
@@ -193,21 +194,34 @@ def _record(sent: list[_Prepared]) -> dict[int, list[int]]:
                     success=success,
                 )
             )
-            update = {"attempts": number, "last_status_code": result.status, "last_error": result.error, "claim": None}
             delay = None if success or not _is_retryable(delivery, result) else retry_delay(number)
             if success:
-                update |= {"status": DeliveryStatus.SUCCEEDED, "finished_at": now, "next_attempt_at": None}
-            elif delay is None:
-                update |= {"status": DeliveryStatus.FAILED, "finished_at": now, "next_attempt_at": None}
+                # Successes are the bulk of the work: one UPDATE per status code below, not one per delivery.
+                succeeded.setdefault(result.status, []).append(delivery.pk)
             else:
-                update["next_attempt_at"] = now + delay
-                if delay <= COUNTDOWN_LIMIT:
-                    soon.setdefault(max(1, round(delay.total_seconds())), []).append(delivery.pk)
-            Delivery.objects.filter(pk=delivery.pk, claim=delivery.claim).update(**update)
+                update = {"attempts": number, "last_status_code": result.status, "last_error": result.error}
+                if delay is None:
+                    update |= {"status": DeliveryStatus.FAILED, "finished_at": now, "next_attempt_at": None}
+                else:
+                    update["next_attempt_at"] = now + delay
+                    if delay <= COUNTDOWN_LIMIT:
+                        soon.setdefault(max(1, round(delay.total_seconds())), []).append(delivery.pk)
+                Delivery.objects.filter(pk=delivery.pk, claim=delivery.claim).update(claim=None, **update)
             if delivery.endpoint_id is not None:
                 endpoint_results.setdefault(delivery.endpoint_id, []).append((delivery, result))
             elif success or delay is None:
                 postback_finals.setdefault(delivery.postback_id, []).append(success)
+        claim = sent[0].delivery.claim if sent else None
+        for status_code, ids in succeeded.items():
+            Delivery.objects.filter(pk__in=ids, claim=claim).update(
+                status=DeliveryStatus.SUCCEEDED,
+                attempts=F("attempts") + 1,
+                last_status_code=status_code,
+                last_error="",
+                claim=None,
+                finished_at=now,
+                next_attempt_at=None,
+            )
         DeliveryAttempt.objects.bulk_create(attempts, batch_size=500)
         for endpoint_id, results in endpoint_results.items():
             _endpoint_health(endpoint_id, results, now)
