@@ -178,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             print(name)
         return 0
     ensure_wrk(install=not args.no_install)
+    if server.port_in_use(args.port):
+        print(f"something already listens on 127.0.0.1:{args.port}: stop it or pick another --port", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
     env = server_env(args)

@@ -7,6 +7,7 @@ and drops the database.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,12 @@ def database_recreate(*, server_url: str, name: str) -> None:
 def database_drop(*, server_url: str, name: str) -> None:
     with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def gunicorn_binary() -> str:
