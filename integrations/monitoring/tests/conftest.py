@@ -61,3 +61,12 @@ def old_source(db):
     type(source).objects.filter(pk=source.pk).update(created_at=T0 - dt.timedelta(days=60))
     source.refresh_from_db()
     return source
+
+
+@pytest.fixture
+def eager(monkeypatch):
+    """Run `.delay()` inline even where REDIS_URL made the settings pick a real broker."""
+    from config.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    monkeypatch.setitem(app.conf, "task_eager_propagates", True)

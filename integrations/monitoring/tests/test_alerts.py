@@ -336,7 +336,7 @@ def test_alert_rule_update_validates_thresholds(old_source):
     assert (rule.rejected_share_percent, rule.silence_minutes) == (Decimal("12.50"), 15)
 
 
-def test_beat_task_evaluates_every_active_source(old_source, traveller, announced, manager):
+def test_beat_task_evaluates_every_active_source(old_source, traveller, announced, manager, eager):
     from integrations.monitoring.tasks import evaluate_alerts
 
     traveller(T0)

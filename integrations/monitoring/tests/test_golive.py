@@ -176,7 +176,7 @@ def test_probe_is_written_in_the_source_dialect():
 
 
 def test_admin_checklist_page_runs_the_checks(
-    client, manager, staging, monkeypatch, django_capture_on_commit_callbacks
+    client, manager, staging, monkeypatch, django_capture_on_commit_callbacks, eager
 ):
     monkeypatch.setattr(golive, "default_sender", lambda: Endpoint(staging))
     client.force_login(manager)
