@@ -263,25 +263,46 @@ def test_delivery_latency_opens_when_tuned_and_resolves_when_feeds_arrive_prompt
     assert kinds(old_source) == []
 
 
-def test_webhook_endpoint_disabled_opens_once_and_resolves_when_re_enabled(
-    monkeypatch, traveller, django_capture_on_commit_callbacks, announced, manager
+def test_webhook_endpoint_disabled_by_delivery_opens_once_and_resolves_when_re_enabled(
+    traveller, django_capture_on_commit_callbacks, announced, manager
 ):
-    disabled = [{"id": 7, "url": "https://ops.example.com/hooks", "brand_id": None}]
-    monkeypatch.setattr("integrations.monitoring.alerts.disabled_webhook_endpoints", lambda: list(disabled))
+    from integrations.webhooks.models import WebhookEndpoint
+
+    # given an endpoint delivery disabled after repeated failures, and one a manager switched off on purpose
+    failing = WebhookEndpoint.objects.create(
+        url="https://ops.example.com/hooks", secret="whsec_x", enabled=False, disabled_reason="failing for 24 h"
+    )
+    WebhookEndpoint.objects.create(url="https://old.example.com/hooks", secret="whsec_y", enabled=False)
     traveller(T0)
+    # when beat evaluates twice
     with django_capture_on_commit_callbacks(execute=True):
         services.alerts_evaluate_webhooks(now=timezone.now())
         services.alerts_evaluate_webhooks(now=timezone.now())
+    # then one alert, for the failing endpoint only
     alert = Alert.objects.get()
-    assert (alert.kind, alert.subject, alert.source) == (AlertKind.WEBHOOK_DISABLED, "7", None)
+    assert (alert.kind, alert.subject, alert.source) == (AlertKind.WEBHOOK_DISABLED, str(failing.pk), None)
     assert [c["type"] for c in announced] == ["alert.raised"]
-    disabled.clear()
+    assert len(mail.outbox) == 1
+    # when a manager enables it again
+    WebhookEndpoint.objects.filter(pk=failing.pk).update(enabled=True, disabled_reason="")
     traveller.move(minutes=5)
     with django_capture_on_commit_callbacks(execute=True):
         services.alerts_evaluate_webhooks(now=timezone.now())
     alert.refresh_from_db()
     assert alert.resolved_at == T0 + dt.timedelta(minutes=5)
     assert [c["type"] for c in announced] == ["alert.raised", "alert.resolved"]
+
+
+def test_alert_is_written_to_the_real_outbox_with_its_brand(old_source, traveller, manager):
+    from integrations.webhooks.models import OutboxEvent
+
+    traveller(T0)
+    events(old_source, 1, T0)
+    traveller.move(minutes=61)
+    services.alerts_evaluate_source(source=old_source, now=timezone.now())
+    row = OutboxEvent.objects.get(type="alert.raised")
+    assert row.brand_id == old_source.brand_id
+    assert row.data["kind"] == "no_events" and row.data["source"] == "casino-crm"
 
 
 def test_source_evaluation_leaves_webhook_alerts_alone(old_source, traveller, evaluate):

@@ -187,3 +187,14 @@ def test_admin_checklist_page_runs_the_checks(
     assert GoLiveRun.objects.get(source=staging).passed
     page = client.get(url)
     assert b"passed" in page.content and b"A postback is answered within 2 s" in page.content
+
+
+def test_checklist_against_the_real_postback_endpoint_in_process(staging, eager):
+    # given a test-mode source on the default mapping, and the platform's own postback endpoint
+    started = golive.golive_run_start(source=staging)
+    # when the checklist runs through Django's request handling
+    result = golive.golive_run_execute(run_id=started.pk, send=golive.inprocess_sender)
+    # then every behaviour holds, and the probe events are test events
+    assert all(r["passed"] for r in result.results), result.results
+    probes = ConversionEvent.objects.filter(source=staging, external_id__startswith=f"golive-{result.pk}-")
+    assert probes.count() >= 2 and all(e.is_test for e in probes)
