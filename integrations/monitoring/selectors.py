@@ -6,6 +6,8 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
+from commissions.choices import EntryStatus
+from commissions.models import CommissionEntry
 from integrations.models import InboundEvent, InboundStatus, Source
 from tracking.choices import EventType
 from tracking.models import Click, ConversionEvent
@@ -26,19 +28,16 @@ def open_alerts(*, source: Source | None = None, limit: int = 50) -> list[Alert]
     return sorted(qs[:limit], key=lambda a: (order.get(a.severity, 3), -a.opened_at.timestamp()))
 
 
-def _commission_total(start: dt.datetime, end: dt.datetime) -> dict[str, Decimal] | None:
-    """Commission booked in [start, end) per currency; None while the commission ledger is not there."""
-    try:
-        from commissions.models import CommissionEntry
-    except ImportError:
-        return None
-    fields = {f.name for f in CommissionEntry._meta.get_fields()}
-    if not {"amount", "currency", "created_at"} <= fields:
-        return None
-    qs = CommissionEntry.objects.filter(created_at__gte=start, created_at__lt=end)
-    if "status" in fields:
-        qs = qs.exclude(status="rejected")
-    rows = qs.values("currency").annotate(total=Sum("amount")).order_by("currency")
+def _commission_total(start: dt.datetime, end: dt.datetime) -> dict[str, Decimal]:
+    """Commission earned by activity in [start, end), per currency: the ledger's sum (reversals are negative
+    entries), rejected entries left out."""
+    rows = (
+        CommissionEntry.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+        .exclude(status=EntryStatus.REJECTED)
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .order_by("currency")
+    )
     return {r["currency"]: r["total"] or ZERO for r in rows}
 
 

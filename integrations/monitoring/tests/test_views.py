@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from commissions.models import CommissionEntry
 from integrations.models import InboundStatus, MappingVersion
 from integrations.tests.factories import SourceFactory
 from tracking.tests.factories import ClickFactory, ConversionEventFactory, CustomerFactory
@@ -31,6 +32,13 @@ def test_dashboard_shows_programme_figures_alerts_sources_and_charts(client, man
     ConversionEventFactory(type="ftd", amount=Decimal("50.00"), **kw)
     ConversionEventFactory(type="revenue", amount=Decimal("120.00"), **kw)
     ConversionEventFactory(source=staging, type="ftd", is_test=True, occurred_at=T0)
+    for n, (kind, status, amount) in enumerate(
+        [("cpa", "approved", "200.00"), ("cpa", "rejected", "80.00"), ("reversal", "approved", "-50.00")]
+    ):
+        CommissionEntry.objects.create(
+            slot=f"s{n}", kind=kind, status=status, affiliate=customer.affiliate, brand=customer.brand,
+            amount=Decimal(amount), currency="EUR", period="2026-11", occurred_at=T0, explanation="test",
+        )  # fmt: skip
     AlertFactory(source=live, title="Live CRM: 20.00% of 50 events rejected", severity="warning")
     InboundEventFactory(source=live, received_at=T0)
     client.force_login(manager)
@@ -42,6 +50,7 @@ def test_dashboard_shows_programme_figures_alerts_sources_and_charts(client, man
     assert re.search(r"Clicks</div><div class=\"value\">2<", today)
     assert re.search(r"FTDs</div><div class=\"value\">1<", today)
     assert re.search(r"Revenue</div><div class=\"value\">120.00<", today)
+    assert re.search(r"Commission</div><div class=\"value\">\s*150.00 EUR", today)
     assert "Test-mode events" in today
     assert "Top Partner Ltd" in html
     assert "Live CRM: 20.00% of 50 events rejected" in html
