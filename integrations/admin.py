@@ -95,6 +95,9 @@ class SourceAdmin(ModelAdmin):
     inlines = [MappingVersionInline]
     readonly_fields = ["created_at", "postback_template", "dry_run_link"]
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
     def get_fields(self, request, obj=None):
         fields = list(self.form.Meta.fields)
         if obj is not None:
