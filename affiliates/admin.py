@@ -21,7 +21,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownF
 from unfold.decorators import action, display
 
 from . import services
-from .choices import AffiliateStatus, DealKind
+from .choices import ALLOWED_TRANSITIONS, AffiliateStatus, DealKind
 from .forms import DealAssignmentForm, DealForm, StatusReasonForm, _flatten
 from .models import Affiliate, AffiliateStatusChange, Brand, Deal, DealAssignment, DealVersion
 from .terms import terms_to_json, validate_terms
@@ -99,12 +99,19 @@ def comparable_terms(version: DealVersion) -> dict:
 
 
 def terms_changes(before: dict, after: dict) -> list[str]:
-    """What changed between two versions' terms, as 'name: old → new' lines."""
-    return [
-        f"{name}: {_value_text(before.get(name))} → {_value_text(after.get(name))}"
-        for name in services.TERM_FIELDS
-        if before.get(name) != after.get(name)
-    ]
+    """What changed between two versions' terms, as 'name: old → new' lines (objects key by key)."""
+    lines = []
+    for name in services.TERM_FIELDS:
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new)):
+                if old.get(key) != new.get(key):
+                    lines.append(f"{name}.{key}: {_value_text(old.get(key))} → {_value_text(new.get(key))}")
+        else:
+            lines.append(f"{name}: {_value_text(old)} → {_value_text(new)}")
+    return lines
 
 
 def _lines_html(lines: list[str]):
@@ -214,10 +221,10 @@ class AffiliateAdmin(HttpsUrlMixin, ModelAdmin):
     search_fields = ["name", "email", "company"]
     list_select_related = ["manager", "parent"]
     autocomplete_fields = ["parent", "manager", "user"]
-    readonly_fields = ["status", "status_reason", "approved_at", "created_at", "updated_at"]
+    readonly_fields = ["status_text", "status_reason", "approved_at", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "email", "company", "website", "country"]}),
-        ("Programme", {"fields": ["status", "status_reason", "approved_at", "manager", "parent", "user"]}),
+        ("Programme", {"fields": ["status_text", "status_reason", "approved_at", "manager", "parent", "user"]}),
         ("Payment", {"fields": ["payment_method", "payment_details", "payout_currency", "payout_threshold"]}),
         ("Notes", {"fields": ["notes", "created_at", "updated_at"]}),
     ]
@@ -232,6 +239,10 @@ class AffiliateAdmin(HttpsUrlMixin, ModelAdmin):
     @display(description="Status", ordering="status", label=STATUS_COLOURS)
     def status_label(self, obj):
         return obj.status
+
+    @display(description="Status")
+    def status_text(self, obj):
+        return obj.get_status_display() if obj.pk else "Pending (approve it after saving)"
 
     @display(description="Subs", ordering="_sub_count")
     def sub_count(self, obj):
@@ -303,7 +314,22 @@ class AffiliateAdmin(HttpsUrlMixin, ModelAdmin):
             return HttpResponseRedirect(back)
         return self._reason_page(request, status=status, affiliates=[affiliate], form=form, bulk=False)
 
-    @action(description="Approve", url_path="approve", permissions=["change"], icon="check_circle")
+    def _may_become(self, request, object_id, status: str) -> bool:
+        if not self.has_change_permission(request):
+            return False
+        current = Affiliate.objects.filter(pk=object_id).values_list("status", flat=True).first()
+        return current is not None and status in ALLOWED_TRANSITIONS[current]
+
+    def has_approve_permission(self, request, object_id=None):
+        return self._may_become(request, object_id, AffiliateStatus.ACTIVE)
+
+    def has_suspend_permission(self, request, object_id=None):
+        return self._may_become(request, object_id, AffiliateStatus.SUSPENDED)
+
+    def has_reject_permission(self, request, object_id=None):
+        return self._may_become(request, object_id, AffiliateStatus.REJECTED)
+
+    @action(description="Approve", url_path="approve", permissions=["approve"], icon="check_circle")
     def approve_detail(self, request, object_id):
         affiliate = get_object_or_404(Affiliate, pk=object_id)
         if request.method == "POST":
@@ -325,11 +351,11 @@ class AffiliateAdmin(HttpsUrlMixin, ModelAdmin):
         }
         return TemplateResponse(request, "admin/affiliates/affiliate/status_reason.html", context)
 
-    @action(description="Suspend", url_path="suspend", permissions=["change"], icon="pause_circle")
+    @action(description="Suspend", url_path="suspend", permissions=["suspend"], icon="pause_circle")
     def suspend_detail(self, request, object_id):
         return self._detail_with_reason(request, object_id, AffiliateStatus.SUSPENDED)
 
-    @action(description="Reject", url_path="reject", permissions=["change"], icon="cancel")
+    @action(description="Reject", url_path="reject", permissions=["reject"], icon="cancel")
     def reject_detail(self, request, object_id):
         return self._detail_with_reason(request, object_id, AffiliateStatus.REJECTED)
 
@@ -379,6 +405,10 @@ class DealAdmin(ModelAdmin):
     search_fields = ["name", "brand__name", "brand__slug"]
     list_select_related = ["brand"]
     inlines = [DealVersionInline]
+
+    def get_inlines(self, request, obj=None):
+        return self.inlines if obj else []
+
     fieldsets = [
         (None, {"fields": ["brand", "name", "kind", "currency", "hold_days", "countries", "valid_from", "valid_to"]}),
         (

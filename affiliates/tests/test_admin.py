@@ -434,3 +434,12 @@ def test_deleting_an_assignment_from_the_admin_removes_it(staff):
     url = reverse("admin:affiliates_dealassignment_delete", args=[assignment.pk])
     assert staff.post(url, {"post": "yes"}).status_code == 302
     assert not DealAssignment.objects.exists()
+
+
+def test_the_affiliate_page_offers_only_the_changes_the_workflow_allows(staff):
+    active = AffiliateFactory(status=AffiliateStatus.ACTIVE)
+    page = staff.get(reverse("admin:affiliates_affiliate_change", args=[active.pk])).content.decode()
+    assert reverse("admin:affiliates_affiliate_suspend_detail", args=[active.pk]) in page
+    assert reverse("admin:affiliates_affiliate_approve_detail", args=[active.pk]) not in page
+    assert reverse("admin:affiliates_affiliate_reject_detail", args=[active.pk]) not in page
+    assert staff.post(reverse("admin:affiliates_affiliate_reject_detail", args=[active.pk])).status_code == 403
