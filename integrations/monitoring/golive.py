@@ -299,7 +299,7 @@ def run_probes(
         zero_event = _conversion(source, zero_id) if 200 <= zero.status < 300 else None
         if 200 <= zero.status < 300:
             ok = zero_event is not None and zero_event.amount is not None and zero_event.amount == 0
-            detail = f"accepted; stored amount {zero_event.amount if zero_event else 'missing'}"
+            detail = f"accepted; stored amount {f'{zero_event.amount:.2f}' if zero_event else 'missing'}"
         else:
             ok = _handled(zero)
             detail = f"HTTP {zero.status} {zero.body.get('title', '')}"
