@@ -1,6 +1,6 @@
 import django_filters
 
-from .models import Alert, AlertKind, Severity
+from .models import Alert, AlertKind, ReconciliationRun, Severity
 
 
 class AlertFilter(django_filters.FilterSet):
@@ -14,3 +14,11 @@ class AlertFilter(django_filters.FilterSet):
     class Meta:
         model = Alert
         fields = ["source", "kind", "severity", "open"]
+
+
+class ReconciliationFilter(django_filters.FilterSet):
+    source = django_filters.CharFilter(field_name="source__slug")
+
+    class Meta:
+        model = ReconciliationRun
+        fields = ["source", "granularity"]

@@ -57,3 +57,49 @@ def test_other_scopes_cannot_read_alerts(api, scope):
 
 def test_unknown_alert_is_404(mgmt):
     assert mgmt.get("/api/v1/alerts/999999").status_code == 404
+
+
+def test_reconciliation_through_the_api_answers_the_lines(mgmt):
+    from decimal import Decimal
+
+    from tracking.tests.factories import ConversionEventFactory, CustomerFactory
+
+    source = SourceFactory(slug="crm", brand__timezone="UTC")
+    customer = CustomerFactory(brand=source.brand, external_id="P-1")
+    ConversionEventFactory(
+        source=source, brand=source.brand, customer=customer, type="ftd", amount=Decimal("50.00"),
+        occurred_at=dt.datetime(2026, 11, 3, 12, tzinfo=dt.UTC),
+    )  # fmt: skip
+    body = {
+        "source": "crm", "granularity": "customer", "period_start": "2026-11-01", "period_end": "2026-11-30",
+        "csv": "customer_id,ftds,deposits\nP-1,1,75.00\n",
+    }  # fmt: skip
+    resp = mgmt.post("/api/v1/reconciliations", body, HTTP_IDEMPOTENCY_KEY="rec-1")
+    assert resp.status_code == 201, resp.json()
+    (line,) = resp.json()["lines"]
+    assert line["deposits"] == {"theirs": "75.00", "ours": "50.00", "diff": "-25.00"}
+    assert mgmt.post("/api/v1/reconciliations", body, HTTP_IDEMPOTENCY_KEY="rec-1").json()["id"] == resp.json()["id"]
+    assert mgmt.get(f"/api/v1/reconciliations/{resp.json()['id']}").json()["summary"]["lines_with_differences"] == 1
+    assert [r["id"] for r in mgmt.get("/api/v1/reconciliations?source=crm").json()["results"]] == [resp.json()["id"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"csv": "customer_id,ftds\nP-1,x\n"}, "ftds"),
+        ({"source": "nope"}, "source"),
+        ({"granularity": "week"}, "granularity"),
+        ({"period_start": "01/11/2026"}, "period_start"),
+        ({"extra": 1}, "extra"),
+    ],
+)
+def test_reconciliation_api_rejects_bad_input_as_problems(mgmt, change, field):
+    SourceFactory(slug="crm")
+    body = {
+        "source": "crm", "granularity": "customer", "period_start": "2026-11-01", "period_end": "2026-11-30",
+        "csv": "customer_id,ftds\nP-1,1\n",
+    } | change  # fmt: skip
+    resp = mgmt.post("/api/v1/reconciliations", body)
+    assert resp.status_code == 400
+    assert resp["Content-Type"].startswith("application/problem+json")
+    assert field in {e["field"] for e in resp.json()["errors"]}
