@@ -14,6 +14,7 @@
 import os
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 _DEFAULTS = {
     "TRACKING_LINK_CACHE_SECONDS": 30,
@@ -24,7 +25,26 @@ _DEFAULTS = {
 }
 
 
+_cache: dict = {}
+
+
+def _clear(**kwargs) -> None:
+    _cache.clear()
+
+
+# Read once per process (the redirect asks on every click); a test's override_settings clears it.
+setting_changed.connect(_clear)
+
+
 def setting(name: str):
+    try:
+        return _cache[name]
+    except KeyError:
+        value = _cache[name] = _read(name)
+        return value
+
+
+def _read(name: str):
     default = _DEFAULTS[name]
     value = getattr(settings, name) if hasattr(settings, name) else os.environ.get(name, default)
     if isinstance(default, int):

@@ -6,8 +6,9 @@ parts, so a click costs one INSERT and some string work.
 
 from __future__ import annotations
 
-import ipaddress
+import functools
 import re
+import socket
 import threading
 import time
 from typing import NamedTuple
@@ -27,16 +28,19 @@ REFERRER_LENGTH = 1000
 LINK_CACHE_MAX_ENTRIES = 20_000
 
 # Automated clients: search and social crawlers, link previewers, monitors, headless browsers and HTTP
-# libraries. "bot" must end a word so phone models such as "CUBOT" are not caught.
-BOT_RE = re.compile(
-    r"(?<!cu)bot\b|bot[-_/;]|crawl|spider|slurp|scrap|headless|phantomjs|selenium|puppeteer|playwright"
-    r"|webdriver|lighthouse|pagespeed|gtmetrix|pingdom|uptime|monitor|checker|validator|preview"
-    r"|facebookexternalhit|facebookcatalog|whatsapp/|skypeuripreview|embedly|vkshare|bitlybot|outbrain"
-    r"|curl/|wget/|python-requests|python-urllib|python-httpx|aiohttp|httpx/|go-http-client|java/|okhttp"
-    r"|apache-httpclient|libwww|lwp::|http_request|node-fetch|axios/|undici|postmanruntime|insomnia"
-    r"|apachebench|^ab/|wrk/|k6/|locust|jmeter|httpie|guzzlehttp|ruby|mechanize|feedfetcher|mediapartners",
-    re.IGNORECASE,
-)
+# libraries. Matched as lower-case substrings (a regex alternation of this size costs ~100x more per call).
+BOT_MARKERS = (
+    "crawl", "spider", "slurp", "scrap", "headless", "phantomjs", "selenium", "puppeteer", "playwright",
+    "webdriver", "lighthouse", "pagespeed", "gtmetrix", "pingdom", "uptime", "monitor", "checker", "validator",
+    "preview", "facebookexternalhit", "facebookcatalog", "whatsapp/", "embedly", "vkshare", "outbrain",
+    "curl/", "wget/", "python-requests", "python-urllib", "python-httpx", "aiohttp", "httpx/", "go-http-client",
+    "java/", "okhttp", "apache-httpclient", "libwww", "lwp::", "http_request", "node-fetch", "axios/", "undici",
+    "postmanruntime", "insomnia", "apachebench", "wrk/", "k6/", "locust", "jmeter", "httpie", "guzzlehttp",
+    "ruby", "mechanize", "feedfetcher", "mediapartners",
+)  # fmt: skip
+# "bot" anywhere (Googlebot, AdsBot-Google, Twitterbot, robot) except in phone models such as "CUBOT".
+_BOT_WORD = re.compile(r"(?<!cu)bot")
+BOT_CACHE_SIZE = 4096
 
 
 class CachedLink(NamedTuple):
@@ -152,6 +156,15 @@ def sub_ids_from_query(query_string: str) -> tuple[str, str, str, str, str]:
     return tuple(found.get(key, "") for key in SUB_KEYS)  # type: ignore[return-value]
 
 
+def _valid_ip(value: str) -> str | None:
+    # inet_pton is C-fast; ipaddress.ip_address costs ~20 µs, a noticeable share of a redirect.
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in value else socket.AF_INET, value)
+    except (OSError, ValueError):
+        return None
+    return value
+
+
 def client_ip(meta: dict) -> str | None:
     """REMOTE_ADDR, or the client entry of X-Forwarded-For when TRUSTED_PROXY says how many proxies add to it."""
     proxies = setting("TRUSTED_PROXY")
@@ -160,10 +173,7 @@ def client_ip(meta: dict) -> str | None:
         forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
         if forwarded:
             raw = forwarded[-min(proxies, len(forwarded))]
-    try:
-        return str(ipaddress.ip_address(raw))
-    except ValueError:
-        return None
+    return _valid_ip(raw) if raw else None
 
 
 _geoip_reader = None
@@ -209,8 +219,15 @@ def visitor_country(meta: dict, ip: str | None) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=BOT_CACHE_SIZE)
 def is_bot(user_agent: str) -> bool:
-    return not user_agent.strip() or BOT_RE.search(user_agent) is not None
+    """Empty or automated user agents. Cached: real traffic repeats a few thousand user agents."""
+    low = user_agent.strip().lower()
+    if not low or low.startswith("ab/"):
+        return True
+    if "bot" in low and _BOT_WORD.search(low):
+        return True
+    return any(marker in low for marker in BOT_MARKERS)
 
 
 def target_url(link: CachedLink, click_id: str, subs: tuple[str, ...]) -> str:

@@ -150,6 +150,27 @@ _INSERT_CLICK_FLAG_DUPLICATE = (
     f"INSERT INTO {_CLICK_TABLE} ({', '.join(_CLICK_COLUMNS)}) VALUES ({_CLICK_VALUES},"  # noqa: S608
     f" CASE WHEN {_SEEN} THEN %s ELSE '' END, CASE WHEN {_SEEN} THEN %s ELSE %s END)"
 )
+# PostgreSQL: the duplicate probe runs once, and the statement is prepared on the connection (parsed and
+# planned once, not per click). Values are bound server-side; only `ip` needs a type in a SELECT list.
+_PG_VALUES = ", ".join("%s::inet" if column == "ip" else "%s" for column in _CLICK_COLUMNS[:-2])
+_PG_INSERT_CLICK_FLAG_DUPLICATE = (
+    f"INSERT INTO {_CLICK_TABLE} ({', '.join(_CLICK_COLUMNS)}) SELECT {_PG_VALUES},"  # noqa: S608
+    f" CASE WHEN d.seen THEN %s ELSE '' END, NOT d.seen FROM (SELECT {_SEEN} AS seen) d"
+)
+
+
+def _execute_click_insert(sql: str, params: list) -> None:
+    if connection.vendor == "postgresql":
+        # Django's cursors bind values in Python (client-side) and never prepare: for the hottest INSERT
+        # use a plain psycopg cursor on the same connection, under Django's error wrapping.
+        import psycopg
+
+        connection.ensure_connection()
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def click_record(
@@ -177,12 +198,14 @@ def click_record(
     click_id = click_id or click_id_new()
     now = now or timezone.now()
     values = [click_id, link_id, affiliate_id, brand_id, *subs, country, ip, user_agent, referrer, now]
-    with connection.cursor() as cursor:
-        if flag or ip is None or duplicate_since is None:
-            cursor.execute(_INSERT_CLICK, [*values, flag, not flag])
-        else:
-            seen = [link_id, ip, duplicate_since]
-            cursor.execute(_INSERT_CLICK_FLAG_DUPLICATE, [*values, *seen, ClickFlag.DUPLICATE, *seen, False, True])
+    if flag or ip is None or duplicate_since is None:
+        _execute_click_insert(_INSERT_CLICK, [*values, flag, not flag])
+    elif connection.vendor == "postgresql":
+        seen = [link_id, ip, duplicate_since]
+        _execute_click_insert(_PG_INSERT_CLICK_FLAG_DUPLICATE, [*values, ClickFlag.DUPLICATE, *seen])
+    else:
+        seen = [link_id, ip, duplicate_since]
+        _execute_click_insert(_INSERT_CLICK_FLAG_DUPLICATE, [*values, *seen, ClickFlag.DUPLICATE, *seen, False, True])
     return click_id
 
 
@@ -204,7 +227,7 @@ def customer_reassign(*, customer: Customer, affiliate: Affiliate, reason: str, 
         raise ValidationError({"reason": "At most 500 characters."})
     with transaction.atomic():
         customer = (
-            Customer.objects.select_for_update()
+            Customer.objects.select_for_update(of=("self",))
             .select_related("brand", "click", "link", "promo_code")
             .get(pk=customer.pk)
         )
