@@ -1,3 +1,7 @@
+import ipaddress
+import socket
+from unittest import mock
+
 import pytest
 
 from .receiver import start_receiver, stop_receiver
@@ -27,3 +31,21 @@ def run_on_commit(django_capture_on_commit_callbacks):
             return fn(*args, **kwargs)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_dns():
+    """Tests never reach outside the machine, DNS included: every name resolves to a documentation-range
+    public address (tests that need other answers patch `socket.getaddrinfo` themselves)."""
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        try:
+            ipaddress.ip_address(host)
+            return real(host, port, *args, **kwargs)
+        except ValueError:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+
+    with mock.patch("socket.getaddrinfo", side_effect=getaddrinfo):
+        yield
