@@ -7,6 +7,7 @@ parts, so a click costs one INSERT and some string work.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import socket
 import threading
@@ -20,6 +21,8 @@ from affiliates.choices import AffiliateStatus
 
 from .conf import setting
 from .models import SUB_ID_LENGTH, TrackingLink
+
+logger = logging.getLogger(__name__)
 
 SUB_KEYS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -176,23 +179,23 @@ def client_ip(meta: dict) -> str | None:
     return _valid_ip(raw) if raw else None
 
 
-_geoip_reader = None
-_geoip_loaded = False
+_geoip_state: dict = {"path": None, "reader": None}
 
 
 def _geoip():
-    global _geoip_reader, _geoip_loaded
-    if not _geoip_loaded:
-        _geoip_loaded = True
-        path = setting("GEOIP_DB_PATH")
+    """The GeoIP2 reader for GEOIP_DB_PATH, opened once per process; None without a path or the package."""
+    path = setting("GEOIP_DB_PATH")
+    if path != _geoip_state["path"]:
+        reader = None
         if path:
             try:
                 import geoip2.database
 
-                _geoip_reader = geoip2.database.Reader(path)
+                reader = geoip2.database.Reader(path)
             except Exception:  # optional: a missing package or unreadable file means no GeoIP lookups
-                _geoip_reader = None
-    return _geoip_reader
+                logger.warning("GeoIP database %s could not be opened; countries come from the header only", path)
+        _geoip_state.update(path=path, reader=reader)
+    return _geoip_state["reader"]
 
 
 def _header_key(name: str) -> str:
@@ -210,10 +213,9 @@ def visitor_country(meta: dict, ip: str | None) -> str:
     reader = _geoip() if ip else None
     if reader is not None:
         try:
-            code = reader.country(ip).country.iso_code if "Country" in reader.metadata().database_type else None
-            if code is None:
-                code = reader.city(ip).country.iso_code
-            return code or ""
+            if "City" in reader.metadata().database_type:
+                return reader.city(ip).country.iso_code or ""
+            return reader.country(ip).country.iso_code or ""
         except Exception:  # an address not in the database, a private address: unknown country
             return ""
     return ""

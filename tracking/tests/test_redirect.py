@@ -248,6 +248,32 @@ def test_country_comes_from_the_configured_header(client, link):
     assert list(Click.objects.order_by("pk").values_list("country", flat=True)) == ["DE", "", "", "AT"]
 
 
+def test_geoip_database_is_used_when_the_header_is_absent(client, link, monkeypatch):
+    class Reader:
+        def metadata(self):
+            return type("Meta", (), {"database_type": "GeoLite2-Country"})()
+
+        def country(self, ip):
+            if ip.startswith("10."):
+                raise ValueError("private address")
+            return type("R", (), {"country": type("C", (), {"iso_code": "SE"})()})()
+
+    monkeypatch.setattr("tracking.redirect._geoip", lambda: Reader())
+    with override_settings(GEOIP_DB_PATH="/srv/geo.mmdb"):
+        hit(client, link.token, REMOTE_ADDR="198.51.100.1")
+        hit(client, link.token, REMOTE_ADDR="198.51.100.2", HTTP_CF_IPCOUNTRY="NO")
+        hit(client, link.token, REMOTE_ADDR="10.0.0.3")
+
+    assert list(Click.objects.order_by("pk").values_list("country", flat=True)) == ["SE", "NO", ""]
+
+
+@override_settings(GEOIP_DB_PATH="/nonexistent/GeoLite2-Country.mmdb")
+def test_unreadable_geoip_database_leaves_country_empty(client, link):
+    assert hit(client, link.token).status_code == 302
+
+    assert Click.objects.get().country == ""
+
+
 def test_forwarded_for_is_ignored_unless_a_proxy_is_trusted(client, link):
     hit(client, link.token, HTTP_X_FORWARDED_FOR="1.2.3.4", REMOTE_ADDR="10.0.0.1")
     with override_settings(TRUSTED_PROXY=1):
