@@ -25,6 +25,7 @@ Decisions written down once:
 """
 
 import datetime as dt
+import json
 import zoneinfo
 from bisect import bisect_right
 from collections import defaultdict
@@ -245,9 +246,22 @@ class Deals:
         self.rules = {r.brand_id: r for r in BrandRevenueRule.objects.filter(brand_id__in=brand_ids)}
         self.affiliates = {a["pk"]: a for a in Affiliate.objects.values("pk", "parent_id", "status", "status_reason")}
         self._cache: dict = {}
+        self._terms: dict = {}
+        self._last_period: dict = {}
 
     def local(self, brand_id: int, moment: dt.datetime) -> dt.datetime:
         return moment.astimezone(self.tz[brand_id])
+
+    def period(self, brand_id: int, moment: dt.datetime) -> str:
+        """The month (brand time zone) of `moment`; remembers the last month's bounds per brand, since
+        events come mostly in time order."""
+        hit = self._last_period.get(brand_id)
+        if hit is not None and hit[0] <= moment < hit[1]:
+            return hit[2]
+        period = period_of(self.local(brand_id, moment))
+        start, end = self.period_bounds(brand_id, period)
+        self._last_period[brand_id] = (start, end, period)
+        return period
 
     def period_bounds(self, brand_id: int, period: str) -> tuple[dt.datetime, dt.datetime]:
         year, month = int(period[:4]), int(period[5:7])
@@ -278,7 +292,10 @@ class Deals:
             return None
         if (version.valid_from and day < version.valid_from) or (version.valid_to and day > version.valid_to):
             return None
-        return Terms(version, assignment.overrides)
+        key = (assignment.pk, version.pk)
+        if key not in self._terms:
+            self._terms[key] = Terms(version, assignment.overrides)
+        return self._terms[key]
 
     def affiliate_status(self, affiliate_id: int) -> tuple[str, str]:
         row = self.affiliates.get(affiliate_id) or {"status": AffiliateStatus.ACTIVE, "status_reason": ""}
@@ -390,6 +407,10 @@ def _wagered(ev: Ev) -> Decimal:
     return ev.amount or ZERO if ev.type == EventType.BET else ZERO
 
 
+def _any_pending(events: list[Ev], ids: set[int]) -> bool:
+    return any(e.status == EventStatus.PENDING for e in events if e.id in ids)
+
+
 def cpa_candidate(cust: Cust, events: list[Ev], deals: Deals, fx: Fx) -> CpaCandidate | None:
     ftd = next((e for e in events if e.type == EventType.FTD), None)
     if ftd is None:
@@ -454,7 +475,7 @@ def cpa_candidate(cust: Cust, events: list[Ev], deals: Deals, fx: Fx) -> CpaCand
                 terms=terms, customer=cust, affiliate_id=affiliate_id, qualified_at=ev.occurred_at,
                 day=qualified_local.date(), period=period_of(qualified_local), base_amount=base, base_note=note,
                 proofs=proofs, events=sorted(set(used) | {ftd.id}),
-                pending=any(e.status == EventStatus.PENDING for e in events if e.id in set(used) | {ftd.id}),
+                pending=_any_pending(events, set(used) | {ftd.id}),
             )  # fmt: skip
     return None
 
@@ -837,7 +858,7 @@ def _revshare_all(live, customers, deals, fx, closed_periods, scope) -> list[Int
         affiliate_id = ev.affiliate_id or (customers[ev.customer_id].affiliate_id if ev.customer_id else None)
         if affiliate_id is None:
             continue
-        period = period_of(deals.local(ev.brand_id, ev.occurred_at))
+        period = deals.period(ev.brand_id, ev.occurred_at)
         if period > last_closed:
             continue
         if ev.type == EventType.REVENUE:
@@ -863,21 +884,47 @@ def _revshare_all(live, customers, deals, fx, closed_periods, scope) -> list[Int
     return out
 
 
+def _moment(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def load_events(queryset) -> list[Ev]:
-    return [Ev(*row) for row in queryset.values_list(*EVENT_FIELDS).iterator(chunk_size=20000)]
+    """Events as tuples. Times and JSON come as text and are parsed here: on a month of events the
+    database driver's per-value converters would cost more than the whole computation."""
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    fields = [f for f in EVENT_FIELDS if f not in ("occurred_at", "data")]
+    rows = queryset.annotate(_at=Cast("occurred_at", TextField()), _data=Cast("data", TextField())).values_list(
+        *fields, "_at", "_data"
+    )
+    at_index = EVENT_FIELDS.index("occurred_at")
+    data_index = EVENT_FIELDS.index("data")
+    out = []
+    loads = json.loads
+    for row in rows.iterator(chunk_size=20000):
+        values = list(row[:-2])
+        data = row[-1]
+        values.insert(at_index, _moment(row[-2]))
+        values.insert(data_index, loads(data, parse_float=Decimal) if data and data != "{}" else {})
+        out.append(Ev(*values))
+    return out
 
 
-def load_customers(ids) -> dict[int, Cust]:
+def load_customers(queryset) -> dict[int, Cust]:
+    """Customers of a queryset (or a list of ids) as tuples."""
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
     from tracking.models import Customer
 
-    out = {}
-    ids = list(ids)
-    for start in range(0, len(ids), 20000):
-        rows = Customer.objects.filter(pk__in=ids[start : start + 20000]).values_list(
-            "id", "affiliate_id", "brand_id", "country", "registered_at"
-        )
-        out.update({row[0]: Cust(*row) for row in rows})
-    return out
+    if not hasattr(queryset, "values_list"):
+        queryset = Customer.objects.filter(pk__in=list(queryset))
+    rows = queryset.annotate(_at=Cast("registered_at", TextField())).values_list(
+        "id", "affiliate_id", "brand_id", "country", "_at"
+    )
+    return {row[0]: Cust(*row[:4], _moment(row[4]) if row[4] else None) for row in rows.iterator(chunk_size=20000)}
 
 
 def refs_of(event_filter: Q) -> list[Ev]:

@@ -9,9 +9,10 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
 from django.utils import timezone
 
 from affiliates.choices import AffiliateStatus
@@ -52,15 +53,39 @@ def initial_status(item: Intended, *, now: dt.datetime, active: bool) -> str:
     return EntryStatus.ON_HOLD
 
 
-def net(entries: list[CommissionEntry]) -> Decimal:
+class Booked(NamedTuple):
+    """The columns of a booked entry that comparing a slot needs (a month holds many thousands)."""
+
+    pk: int
+    slot: str
+    seq: int
+    kind: str
+    status: str
+    amount: Decimal
+    currency: str
+    reverses_id: int | None
+    decided: bool
+
+
+def net(entries) -> Decimal:
     return sum((e.amount for e in entries if e.status in COUNTED_STATUSES), ZERO)
 
 
-def entries_by_slot(queryset) -> dict[str, list[CommissionEntry]]:
-    out: dict[str, list[CommissionEntry]] = defaultdict(list)
-    for entry in queryset.order_by("slot", "seq"):
-        out[entry.slot].append(entry)
+def entries_by_slot(queryset) -> dict[str, list[Booked]]:
+    out: dict[str, list[Booked]] = defaultdict(list)
+    decided = ExpressionWrapper(Q(decided_at__isnull=False), output_field=BooleanField())
+    rows = queryset.annotate(_decided=decided).order_by("slot", "seq")
+    for row in rows.values_list(*Booked._fields[:-1], "_decided").iterator(chunk_size=20000):
+        out[row[1]].append(Booked(*row))
     return out
+
+
+def full(slot: str) -> list[CommissionEntry]:
+    return list(CommissionEntry.objects.filter(slot=slot).order_by("seq"))
+
+
+def _manager_rejected(entries) -> bool:
+    return any(e.status == EntryStatus.REJECTED and e.decided for e in entries)
 
 
 @dataclass
@@ -90,28 +115,47 @@ class Diff:
 class Booker:
     """Books entries for one run; `created` lists what it wrote."""
 
-    def __init__(self, *, deals: Deals, now: dt.datetime | None = None, batch: str = ""):
+    def __init__(self, *, deals: Deals, now: dt.datetime | None = None, batch: str = "", bulk: bool = False):
         self.deals = deals
         self.now = now or timezone.now()
         self.batch = batch
         self.created: list[CommissionEntry] = []
+        # bulk: collect rows and insert them in batches by flush() (recalculation of a whole month). A
+        # concurrent run that booked the same (slot, seq) makes the whole batch fail, never double-book.
+        self.bulk = bulk
+        self._queued: list[CommissionEntry] = []
 
-    def active(self, affiliate_id: int) -> bool:
-        return self.deals.affiliate_status(affiliate_id)[0] == AffiliateStatus.ACTIVE
+    def flush(self) -> None:
+        if not self._queued:
+            return
+        queued, self._queued = self._queued, []
+        CommissionEntry.objects.bulk_create(queued, batch_size=5000)
+        self.created.extend(queued)
+        for entry in queued:
+            self._announce_new(entry)
 
-    def _insert(self, entry: CommissionEntry) -> CommissionEntry | None:
-        try:
-            with transaction.atomic():
-                entry.save(force_insert=True)
-        except IntegrityError:
-            return None  # another worker booked this (slot, seq) first: the work is done
-        self.created.append(entry)
+    def _announce_new(self, entry: CommissionEntry) -> None:
         if entry.kind == EntryKind.REVERSAL:
             announce(entry, "commission.reversed")
         else:
             announce(entry, "commission.created")
             if entry.status == EntryStatus.APPROVED:
                 announce(entry, "commission.approved")
+
+    def active(self, affiliate_id: int) -> bool:
+        return self.deals.affiliate_status(affiliate_id)[0] == AffiliateStatus.ACTIVE
+
+    def _insert(self, entry: CommissionEntry) -> CommissionEntry | None:
+        if self.bulk:
+            self._queued.append(entry)
+            return entry
+        try:
+            with transaction.atomic():
+                entry.save(force_insert=True)
+        except IntegrityError:
+            return None  # another worker booked this (slot, seq) first: the work is done
+        self.created.append(entry)
+        self._announce_new(entry)
         return entry
 
     def _entry(self, item: Intended, *, seq: int, kind: str, amount: Decimal, explanation: str, status: str):
@@ -182,13 +226,14 @@ class Booker:
                 out.append(entry)
         return out
 
-    def release(self, entries: list[CommissionEntry], item: Intended) -> None:
+    def release(self, entries: list[Booked], item: Intended) -> None:
         """Pending entries whose events are all qualified now wait only for their hold."""
         if item.pending:
             return
-        for entry in entries:
-            if entry.status != EntryStatus.PENDING:
+        for booked in entries:
+            if booked.status != EntryStatus.PENDING:
                 continue
+            entry = CommissionEntry.objects.get(pk=booked.pk)
             due = entry.hold_until is None or entry.hold_until <= self.now
             target = EntryStatus.APPROVED if due and self.active(entry.affiliate_id) else EntryStatus.ON_HOLD
             if CommissionEntry.objects.filter(pk=entry.pk, status=EntryStatus.PENDING).update(status=target):
@@ -204,7 +249,7 @@ def void_reason(event_ids, voided: dict[int, str]) -> str:
 
 def sync(
     intended: list[Intended],
-    existing: dict[str, list[CommissionEntry]],
+    existing: dict[str, list[Booked]],
     *,
     booker: Booker,
     mode: str = AUTO,
@@ -242,7 +287,7 @@ def sync(
                 )
                 booker.book_adjustment(item, seq=entries[-1].seq + 1, diff=diff, why="the month's figures changed")
             booker.release(entries, item)
-        elif diff and not any(e.status == EntryStatus.REJECTED and e.decided_at for e in entries):
+        elif diff and not _manager_rejected(entries):
             diffs.append(
                 Diff(slot, item.affiliate_id, item.kind, item.currency, booked, item.payable, item.explanation)
             )
@@ -253,15 +298,19 @@ def sync(
         booked = net(entries)
         if not booked:
             continue
-        first = entries[0]
         if mode == AUTO:
-            hit = [i for i in first.events if i in voided]
-            if hit:
+            if not voided:
+                continue
+            rows = full(slot)
+            first = rows[0]
+            if any(i in voided for i in first.events):
                 diffs.append(Diff(slot, first.affiliate_id, first.kind, first.currency, booked, ZERO, ""))
-                booker.reverse_slot(entries, reason=void_reason(first.events, voided))
-        elif not any(e.status == EntryStatus.REJECTED and e.decided_at for e in entries):
+                booker.reverse_slot(rows, reason=void_reason(first.events, voided))
+        elif not _manager_rejected(entries):
+            rows = full(slot)
+            first = rows[0]
             diffs.append(Diff(slot, first.affiliate_id, first.kind, first.currency, booked, ZERO, ""))
-            booker.book_correction(entries, diff=-booked, why=f"recalculation {booker.batch}")
+            booker.book_correction(rows, diff=-booked, why=f"recalculation {booker.batch}")
     return diffs
 
 

@@ -135,14 +135,17 @@ def compute_scope(
         events += [e for e in engine.load_events(earlier) if e.id not in seen]
     brand_ids = {e.brand_id for e in events} | ({brand_id} if brand_id else set())
     deals = engine.Deals(brand_ids)
-    periods = {engine.period_of(deals.local(e.brand_id, e.occurred_at)) for e in events}
+    periods = {deals.period(e.brand_id, e.occurred_at) for e in events}
     closed = {p for p in periods if all(_closed(deals, b, p, now) for b in brand_ids)}
     if period:
         closed &= {period}
+    customers = engine.load_customers(Customer.objects.filter(pk__in=customers_q.values("pk")))
+    missing = {e.customer_id for e in events if e.customer_id and e.customer_id not in customers}
+    customers.update(engine.load_customers(missing))
     scope = engine.compute(
         events=events,
         refs=engine.refs_of(Q(customer_id__in=customers_q.values("pk"))),
-        customers=engine.load_customers({e.customer_id for e in events if e.customer_id}),
+        customers=customers,
         deals=deals,
         fx=engine.Fx(),
         closed_periods=closed,
@@ -226,9 +229,10 @@ def commission_recalculate(
         result = compute_scope(
             brand_id=brand.pk if brand else None, period=period, affiliate_id=affiliate.pk if affiliate else None
         )
-        booker = ledger.Booker(deals=result.deals, batch=batch)
+        booker = ledger.Booker(deals=result.deals, batch=batch, bulk=True)
         if apply:
             diffs = ledger.sync(result.intended, result.existing, booker=booker, mode=ledger.RECALC)
+            booker.flush()
         else:
             diffs = ledger.sync(
                 result.intended, result.existing, booker=_DryRun(deals=result.deals), mode=ledger.RECALC
