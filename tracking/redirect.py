@@ -244,3 +244,9 @@ def target_url(link: CachedLink, click_id: str, subs: tuple[str, ...]) -> str:
     parts = [raw for key, raw in link.query if key not in names]
     parts.extend(f"{quote(key, safe='')}={quote(value, safe='')}" for key, value in added)
     return f"{link.base}?{'&'.join(parts)}{link.fragment}"
+
+
+def landing_url(link: CachedLink) -> str:
+    """The landing URL as a URI, with nothing added."""
+    query = "&".join(raw for _, raw in link.query)
+    return f"{link.base}{'?' if query else ''}{query}{link.fragment}"

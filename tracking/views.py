@@ -16,6 +16,7 @@ from .redirect import (
     clean_text,
     client_ip,
     is_bot,
+    landing_url,
     link_for_token,
     sub_ids_from_query,
     target_url,
@@ -35,6 +36,11 @@ def track(request, token: str):
     link = link_for_token(token)
     if link is None:
         return _not_found()
+    if request.method == "HEAD":
+        # Link checkers and prefetchers: show where the link goes, record no click.
+        response = HttpResponse(status=302)
+        response["Location"] = landing_url(link)
+        return response
     meta = request.META
     user_agent = clean_text(meta.get("HTTP_USER_AGENT", ""), USER_AGENT_LENGTH)
     subs = sub_ids_from_query(meta.get("QUERY_STRING", ""))

@@ -152,6 +152,14 @@ def test_link_disabled_elsewhere_takes_effect_when_the_cache_expires(client, lin
         assert hit(client, link.token, REMOTE_ADDR="198.51.100.2").status_code == 404
 
 
+def test_head_shows_the_landing_page_without_recording_a_click(client, link):
+    response = client.head(f"/t/{link.token}", HTTP_USER_AGENT=BROWSER)
+
+    assert response.status_code == 302
+    assert response["Location"] == "https://casino.example.com/welcome?lang=en"
+    assert not Click.objects.exists()
+
+
 def test_post_is_not_allowed(client, link):
     assert client.post(f"/t/{link.token}").status_code == 405
 
