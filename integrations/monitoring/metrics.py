@@ -58,13 +58,21 @@ def baseline_for_hour(*, source: Source, hour: dt.datetime, weeks: int) -> Decim
 
 
 def volume_with_baseline(*, source: Source, now: dt.datetime, hours: int, weeks: int) -> list[dict]:
-    """The last `hours` hours (the current one included) with each hour's baseline."""
+    """The last `hours` hours (the current one included) with each hour's baseline, from one grouped query
+    over the whole span the baselines need."""
     end = hour_floor(now) + dt.timedelta(hours=1)
-    counts = hourly_counts(source=source, start=end - dt.timedelta(hours=hours), end=end)
-    return [
-        {"hour": h, "count": n, "baseline": baseline_for_hour(source=source, hour=h, weeks=weeks)}
-        for h, n in counts.items()
-    ]
+    start = end - dt.timedelta(hours=hours)
+    counts = hourly_counts(source=source, start=start - dt.timedelta(weeks=weeks), end=end)
+    born = hour_floor(source.created_at)
+    out = []
+    for offset in range(hours):
+        hour = start + dt.timedelta(hours=offset)
+        samples = [
+            counts[hour - dt.timedelta(weeks=k)] for k in range(1, weeks + 1) if hour - dt.timedelta(weeks=k) >= born
+        ]
+        baseline = (Decimal(sum(samples)) / len(samples)).quantize(Decimal("0.01")) if samples else None
+        out.append({"hour": hour, "count": counts[hour], "baseline": baseline})
+    return out
 
 
 def last_event_at(*, source: Source) -> dt.datetime | None:
