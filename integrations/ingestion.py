@@ -457,8 +457,10 @@ def _process_chunk(ids: list[int], *, remap: bool, timing: Timing) -> dict[int, 
     ctx = _Context()
     outcomes: dict[int, str] = {}
     with transaction.atomic():
+        # FOR NO KEY UPDATE: rows that point at this one (duplicates, canonical events) take KEY SHARE locks
+        # on it, which must not make SKIP LOCKED pass it over.
         rows = list(
-            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            InboundEvent.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
             .select_related("source")
             .filter(pk__in=ids, status=InboundStatus.RECEIVED)
         )

@@ -19,6 +19,21 @@ def _fresh_source_cache():
     source_runtime_forget()
 
 
+@pytest.fixture(autouse=True)
+def _tasks_inline(request):
+    """Ingestion tasks run inline here, also where REDIS_URL is set (the settings are read before the root
+    conftest sets CELERY_TASK_ALWAYS_EAGER). Tests with a real worker (`broker`) opt out."""
+    from config.celery import app
+
+    if request.node.get_closest_marker("broker"):
+        yield
+        return
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
 @pytest.fixture
 def make_source(db):
     """`make_source(preset="crm_events", **fields)` → (source, raw key), made through the service."""
