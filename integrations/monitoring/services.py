@@ -77,7 +77,10 @@ def alert_open(
     brand_id = source.brand_id if source else brand_id
     existing = Alert.objects.filter(key=key, resolved_at__isnull=True).first()
     if existing is not None:
-        Alert.objects.filter(pk=existing.pk).update(last_seen_at=now, details=condition.details)
+        # Still the same condition: keep its figures current (title, severity, details), announce nothing.
+        Alert.objects.filter(pk=existing.pk).update(
+            last_seen_at=now, details=condition.details, title=condition.title[:300], severity=condition.severity
+        )
         return existing, False
     try:
         with transaction.atomic():

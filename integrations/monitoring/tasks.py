@@ -11,7 +11,8 @@ from . import golive, services
 def evaluate_alerts() -> None:
     """Fan out one evaluation per active source, and check operator webhook endpoints."""
     for source_id in Source.objects.filter(is_active=True).values_list("pk", flat=True):
-        evaluate_source_alerts.delay(source_id)
+        # Expires under the beat interval, like the beat entry, so a backlog never stacks evaluations.
+        evaluate_source_alerts.apply_async((source_id,), expires=4 * 60)
     services.alerts_evaluate_webhooks()
 
 

@@ -55,7 +55,7 @@ def test_silent_source_opens_one_alert_mails_and_announces_then_resolves_when_ev
     alert = Alert.objects.get(source=old_source)
     assert (alert.kind, alert.severity, alert.resolved_at) == (AlertKind.NO_EVENTS, Severity.CRITICAL, None)
     assert alert.opened_at == T0 + dt.timedelta(minutes=61)
-    assert "no events for 61 minutes" in alert.title
+    assert "no events for 66 minutes" in alert.title  # the figures follow the condition while it holds
     assert [c["type"] for c in announced] == ["alert.raised"]
     assert announced[0]["brand_id"] == old_source.brand_id
     assert announced[0]["data"]["source"] == "casino-crm"
