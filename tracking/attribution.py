@@ -257,6 +257,8 @@ def _record_conflicts(
 ) -> None:
     for method in HINT_ORDER:
         value = _hint(hints, method.value)
+        if method == AttributionMethod.AFFILIATE_ID and value == str(customer.affiliate_id):
+            continue  # names the customer's own affiliate: nothing to look up
         resolution = resolve_hint(brand=brand, method=method, value=value, occurred_at=occurred_at)
         if resolution is None or resolution.affiliate.pk == customer.affiliate_id:
             continue
