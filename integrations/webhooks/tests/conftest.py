@@ -49,3 +49,18 @@ def _no_outside_dns():
 
     with mock.patch("socket.getaddrinfo", side_effect=getaddrinfo):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _tasks_inline(request):
+    """Delivery tasks run inline, also where REDIS_URL is set (settings are read before the root conftest asks
+    for eager tasks). Tests with a real broker (`broker`) opt out."""
+    from config.celery import app
+
+    if request.node.get_closest_marker("broker"):
+        yield
+        return
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
