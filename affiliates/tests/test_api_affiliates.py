@@ -3,11 +3,11 @@
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from affiliates.choices import AffiliateStatus
 from affiliates.models import Affiliate, AffiliateStatusChange
 from affiliates.tests.factories import AffiliateFactory
-from core.tests.factories import StaffUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def errors_of(response) -> dict[str, str]:
 
 
 def test_create_affiliate_stores_exact_values_and_starts_pending(mgmt):
-    manager = StaffUserFactory()
+    manager = get_user_model().objects.create(username="manager", is_staff=True)  # no password: no slow hash
 
     response = mgmt.post("/api/v1/affiliates", {**VALID, "manager": manager.pk}, format="json")
 
@@ -73,7 +73,7 @@ def test_bad_affiliate_input_is_refused(mgmt, change, field, message):
 
 
 def test_manager_must_be_staff(mgmt):
-    partner_user = UserFactory()
+    partner_user = get_user_model().objects.create(username="partner")
 
     errors = errors_of(mgmt.post("/api/v1/affiliates", {**VALID, "manager": partner_user.pk}, format="json"))
 
