@@ -16,6 +16,7 @@ from .problems import PROBLEM_CONTENT_TYPE, Problem
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 MAX_LENGTH = 255
+_RETRYABLE = {409, 429}  # transient refusals; replaying them would make a retry pointless
 MIN_TTL_HOURS = 24  # the contract promises a replay for at least a day, whatever the setting says
 
 
@@ -113,8 +114,8 @@ class IdempotentPostMixin:
         record = self._idempotency_record
         if record is not None:
             self._idempotency_record = None
-            if response.status_code >= 500:
-                record.delete()  # a server failure is not an answer: let the client retry
+            if response.status_code >= 500 or response.status_code in _RETRYABLE:
+                record.delete()  # a server failure or a passing conflict is not an answer: let the client retry
             else:
                 record.response_status = response.status_code
                 record.response_body = getattr(response, "data", None)

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -94,6 +95,14 @@ def problem_exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    elif isinstance(exc, IntegrityError):
+        # a race past the validators (two creates of one slug at once): the database said no, not a crash
+        exc = Problem(
+            status_code=409,
+            code="conflict",
+            title=_TITLES[409],
+            detail="The change conflicts with data written at the same time; reload and try again.",
+        )
     response = exception_handler(exc, context)
     if response is None:
         return None

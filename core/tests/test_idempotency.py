@@ -174,3 +174,16 @@ def test_deal_assignment_create_is_idempotent(mgmt):
     assert first.status_code == again.status_code == 201  # not a 400 "overlaps" the second time
     assert again.json() == first.json()
     assert DealAssignment.objects.count() == 1
+
+
+def test_a_passing_conflict_is_not_stored_so_a_retry_runs(mgmt):
+    from django.db import IntegrityError
+
+    payload = {"name": "A", "email": "a@example.com"}
+    with mock.patch("affiliates.services.affiliate_create", side_effect=IntegrityError("duplicate key")):
+        conflict = post(mgmt, "/api/v1/affiliates", payload, "k-8")
+
+    retried = post(mgmt, "/api/v1/affiliates", payload, "k-8")
+
+    assert conflict.status_code == 409
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried

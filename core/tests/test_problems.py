@@ -95,3 +95,14 @@ def test_validation_errors_name_the_field_with_nested_paths(mgmt):
     assert body["errors"] == [
         {"field": "tiers[0].cpa_amount", "message": "Ensure this value is greater than or equal to 0."}
     ]
+
+
+def test_a_database_conflict_past_the_validators_is_a_409_problem(mgmt):
+    from unittest import mock
+
+    from django.db import IntegrityError
+
+    with mock.patch("affiliates.services.affiliate_create", side_effect=IntegrityError("duplicate key")):
+        response = mgmt.post("/api/v1/affiliates", {"name": "A", "email": "a@example.com"}, format="json")
+
+    assert_problem(response, 409, "conflict")
