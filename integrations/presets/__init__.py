@@ -8,6 +8,8 @@ from functools import cache
 from pathlib import Path
 
 PRESET_DIR = Path(__file__).resolve().parent
+# The operators' sample payloads each preset is proven against (tests) and the demo feeds.
+SAMPLES_DIR = PRESET_DIR / "samples"
 DEFAULT_PRESET = "default"
 
 

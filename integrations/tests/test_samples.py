@@ -9,15 +9,12 @@ line's id), or a rejection with its reason.
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from integrations.models import InboundEvent, InboundStatus
+from integrations.presets import SAMPLES_DIR as SAMPLES
 from tracking.models import ConversionEvent
-
-# A copy of the shared operator samples, kept with the tests so they run anywhere.
-SAMPLES = Path(__file__).resolve().parent / "samples"
 
 pytestmark = pytest.mark.django_db
 
