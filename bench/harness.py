@@ -26,9 +26,10 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 # Celery queues a run fills when a broker is configured: nothing consumes them, so they are emptied after.
 CELERY_QUEUES = ["default", "ingest", "commissions", "delivery", "celery"]
-# Sync workers: one request at a time per process, no GIL contention, no keep-alive bookkeeping. On 2 cores
-# that also run PostgreSQL and wrk, 4 of them keep both cores busy while some wait on the database (see README).
+# gthread, 4 processes x 4 threads: measured best on 2 cores (see README "Server settings, and why").
+DEFAULT_WORKER_CLASS = "gthread"
 DEFAULT_WORKERS = 4
+DEFAULT_WORKER_THREADS = 4
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,10 +43,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=1, help="repeat ceiling + scenarios; the table shows medians")
     p.add_argument("--connections", type=int, default=16, help="wrk connections, kept open for the whole run")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (one leaves more CPU to the server)")
-    p.add_argument("--timeout", type=float, default=5, help="wrk: a request slower than this is a timeout error")
+    p.add_argument("--timeout", type=float, default=30, help="wrk: a request slower than this is a timeout error")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers")
-    p.add_argument("--worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn worker class")
-    p.add_argument("--worker-threads", type=int, default=4, help="threads per worker with --worker-class gthread")
+    p.add_argument(
+        "--worker-class", default=DEFAULT_WORKER_CLASS, choices=["sync", "gthread"], help="gunicorn worker class"
+    )
+    p.add_argument(
+        "--worker-threads",
+        type=int,
+        default=DEFAULT_WORKER_THREADS,
+        help="threads per worker with --worker-class gthread",
+    )
     p.add_argument("--port", type=int, default=8031, help="gunicorn listens on 127.0.0.1:PORT")
     p.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL (no database)")
     p.add_argument("--db", default="bench", help="database name; dropped and created at start")
@@ -152,7 +160,7 @@ def measure(args, spec: RequestSpec, *, port: int, workdir: Path, name: str, sec
         url=f"http://127.0.0.1:{port}",
         script=str(script),
         duration_s=seconds,
-        connections=args.connections,
+        connections=spec.connections or args.connections,
         threads=args.threads,
         timeout_s=args.timeout,
     )
@@ -220,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {round_no}/{args.rounds}: {name} …", end=" ", flush=True)
                 if args.warmup > 0:
                     measure(args, spec, port=args.port, workdir=workdir, name=name, seconds=args.warmup)
+                server.wait_idle(gunicorn.process.pid)
                 before = spec.count_stored() if spec.count_stored else None
                 app0 = server.cpu_seconds(server.process_tree(gunicorn.process.pid))
                 db0 = server.cpu_seconds(server.backend_pids(server_url=args.pg, name=args.db))
@@ -232,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                 if before is not None:
                     outcome.stored_per_s.append((spec.count_stored() - before) / result.duration_s)
                 outcome.runs.append(result)
+                server.wait_idle(gunicorn.process.pid)
                 print(f"{result.requests_per_s:,.0f} req/s, p99 {result.p99_ms:.1f} ms", flush=True)
         ordered = [outcomes[n] for n in args.scenarios]
         print()
@@ -263,7 +273,7 @@ def _outcome(name: str, spec: RequestSpec | None, failure: str) -> ScenarioOutco
         units_in_body=spec.unit_pattern is not None,
         target_ratio=spec.target_ratio,
         target_units_per_s=spec.target_units_per_s,
-        note=spec.note,
+        note=spec.note + (f" (wrk connections: {spec.connections})" if spec.connections else ""),
     )
 
 

@@ -184,3 +184,16 @@ def backend_pids(*, server_url: str, name: str) -> list[int]:
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
         ).fetchall()
     return [row[0] for row in rows]
+
+
+def wait_idle(root: int, *, below: float = 0.1, interval_s: float = 0.5, timeout_s: float = 120.0) -> float:
+    """Wait until gunicorn (the tree under `root`) uses under `below` of one core, so requests that a run
+    left in flight (timed out on wrk's side, still served) do not weigh on the next one; returns the wait."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        pids = process_tree(root)
+        before = cpu_seconds(pids)
+        time.sleep(interval_s)
+        if cpu_delta(before, cpu_seconds(pids)) < below * interval_s:
+            break
+    return time.monotonic() - started

@@ -32,6 +32,9 @@ class RequestSpec:
     # Targets from the issues: a share of the ceiling's requests/s, or units per second.
     target_ratio: float | None = None
     target_units_per_s: float | None = None
+    # Only for batch scenarios, whose requests each carry many units: fewer connections than the run's, so
+    # that the latency measures serving a batch rather than waiting behind 15 others. Reported in the JSON.
+    connections: int | None = None
     note: str = ""
 
     def render(self, uid: str) -> tuple[str, str | None]:
