@@ -1,7 +1,10 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from affiliates.tests.factories import AffiliateFactory, BrandFactory
+from tracking import admin as tracking_admin
 from tracking.models import Click, CustomerReassignment, PromoCode, TrackingLink
 from tracking.tests.factories import ClickFactory, CustomerFactory, PromoCodeFactory, TrackingLinkFactory
 
@@ -134,3 +137,21 @@ def test_editing_a_link_changes_only_its_name_and_state(admin_client):
     assert response.status_code == 302, response.content.decode()[:2000]
     link.refresh_from_db()
     assert (link.name, link.is_active, link.landing_url) == ("New", False, "https://casino.example.com/welcome?lang=en")
+
+
+def test_small_click_lists_are_counted_exactly():
+    ClickFactory.create_batch(3)
+
+    assert tracking_admin.EstimatedCountPaginator(Click.objects.order_by("-pk"), 50).count == 3
+
+
+@pytest.mark.postgres
+def test_huge_click_lists_use_the_planner_estimate_not_a_count(monkeypatch):
+    ClickFactory.create_batch(3)
+    monkeypatch.setattr(tracking_admin, "COUNT_CAP", 0)
+
+    with CaptureQueriesContext(connection) as queries:
+        count = tracking_admin.EstimatedCountPaginator(Click.objects.order_by("-pk"), 50).count
+
+    assert count > 0
+    assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
