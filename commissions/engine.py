@@ -244,7 +244,8 @@ class Deals:
         for v in DealVersion.objects.filter(deal_id__in=deal_ids).order_by("-version"):
             self.versions[v.deal_id].append(v)
         self.rules = {r.brand_id: r for r in BrandRevenueRule.objects.filter(brand_id__in=brand_ids)}
-        self.affiliates = {a["pk"]: a for a in Affiliate.objects.values("pk", "parent_id", "status", "status_reason")}
+        self._affiliate_model = Affiliate
+        self.affiliates: dict[int, dict] = {}
         self._cache: dict = {}
         self._terms: dict = {}
         self._last_period: dict = {}
@@ -297,12 +298,28 @@ class Deals:
             self._terms[key] = Terms(version, assignment.overrides)
         return self._terms[key]
 
+    def need(self, ids) -> None:
+        """Read the status and parent of these affiliates (and of their parents) in one or two queries."""
+        missing = {i for i in ids if i is not None and i not in self.affiliates}
+        for _ in range(2):
+            if not missing:
+                return
+            rows = self._affiliate_model.objects.filter(pk__in=sorted(missing))
+            for row in rows.values("pk", "parent_id", "status", "status_reason"):
+                self.affiliates[row["pk"]] = row
+            missing = {r["parent_id"] for r in self.affiliates.values()} - set(self.affiliates) - {None}
+
+    def _affiliate(self, affiliate_id: int) -> dict | None:
+        if affiliate_id not in self.affiliates:
+            self.need([affiliate_id])
+        return self.affiliates.get(affiliate_id)
+
     def affiliate_status(self, affiliate_id: int) -> tuple[str, str]:
-        row = self.affiliates.get(affiliate_id) or {"status": AffiliateStatus.ACTIVE, "status_reason": ""}
+        row = self._affiliate(affiliate_id) or {"status": AffiliateStatus.ACTIVE, "status_reason": ""}
         return row["status"], row["status_reason"]
 
     def parent(self, affiliate_id: int) -> int | None:
-        row = self.affiliates.get(affiliate_id)
+        row = self._affiliate(affiliate_id)
         return row["parent_id"] if row else None
 
 
@@ -804,6 +821,7 @@ def compute(
     order); `refs` the refunds/chargebacks that point at them. RevShare and whole-period tiers are
     computed only for `closed_periods` (None: none)."""
     scope = Scope()
+    deals.need({e.affiliate_id for e in events} | {c.affiliate_id for c in customers.values()})
     voided = scope.voided = voided_ids(events, refs)
     live = sorted(
         (e for e in events if not (e.is_test or e.source_test) and e.id not in voided and e.type not in REFERRING),
