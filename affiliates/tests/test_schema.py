@@ -25,3 +25,16 @@ def test_management_api_schema_has_no_warnings_and_is_valid():
     } <= {p.rstrip("/") for p in paths}  # fmt: skip
     terms = schema["components"]["schemas"]["DealTerms"]["properties"]
     assert terms["cpa_amount"]["type"] == "string" and terms["cpa_amount"]["format"] == "decimal"
+
+
+def test_schema_and_docs_are_served_without_a_key(client, db):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    docs = client.get("/api/docs/")
+    GENERATOR_STATS.reset()
+
+    assert schema.status_code == 200
+    assert (
+        "/api/v1/deals/{id}/versions/" in schema.json()["paths"]
+        or "/api/v1/deals/{id}/versions" in schema.json()["paths"]
+    )
+    assert docs.status_code == 200 and b"swagger" in docs.content.lower()
