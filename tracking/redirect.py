@@ -133,6 +133,14 @@ def clean_text(value: str, limit: int) -> str:
     return value.strip()[:limit]
 
 
+def _wsgi_text(value: str) -> str:
+    """Unescaped non-ASCII bytes in a query string reach us as latin-1 text (PEP 3333): read them as UTF-8."""
+    try:
+        return value.encode("latin-1").decode("utf-8", errors="replace")
+    except UnicodeEncodeError:  # already real text (not from a WSGI server)
+        return value
+
+
 def sub_ids_from_query(query_string: str) -> tuple[str, str, str, str, str]:
     """sub1…sub5 from a raw query string: first occurrence wins, invalid UTF-8 replaced, cleaned, 255 max.
 
@@ -153,7 +161,10 @@ def sub_ids_from_query(query_string: str) -> tuple[str, str, str, str, str]:
         if key in found:
             continue
         # Decode no more than a worst-case encoded 255-character value needs.
-        found[key] = clean_text(unquote_plus(value[: SUB_ID_LENGTH * 12], errors="replace"), SUB_ID_LENGTH)
+        value = value[: SUB_ID_LENGTH * 12]
+        if not value.isascii():
+            value = _wsgi_text(value)
+        found[key] = clean_text(unquote_plus(value, errors="replace"), SUB_ID_LENGTH)
         if len(found) == 5:
             break
     return tuple(found.get(key, "") for key in SUB_KEYS)  # type: ignore[return-value]

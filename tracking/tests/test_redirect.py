@@ -98,6 +98,13 @@ def test_landing_sub_param_is_replaced_by_the_visitors(client):
     assert "default" not in location
 
 
+def test_raw_utf8_bytes_in_the_query_string_are_read_as_text(client, link):
+    hit(client, link.token, "sub1=" + "grüße".encode().decode("latin-1") + "&sub2=\xff\xfe")
+
+    click = Click.objects.get()
+    assert (click.sub1, click.sub2) == ("grüße", "\ufffd\ufffd")
+
+
 def test_malformed_sub_ids_are_cleaned(client, link):
     hit(client, link.token, "sub1=" + "a" * 5000 + "&sub2=x%00y%0D%0Az%1B&sub3=%FF%FE&sub4=1&sub4=2&sub5=%zz")
 
