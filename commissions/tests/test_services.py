@@ -254,3 +254,29 @@ def test_recalculation_needs_a_scope_and_a_valid_period(world):
     with pytest.raises(Problem) as period:
         services.commission_recalculate(affiliate=world.affiliate, period="2026-13x")
     assert period.value.code == "invalid_period"
+
+
+def test_amounts_in_another_currency_are_converted_through_the_base_currency():
+    # given a EUR RevShare deal and revenue sent in USD: 100.00 USD worth 92.00 EUR (the base) that day
+    with time_machine.travel(at("2026-12-02"), tick=False):
+        world = World({"kind": DealKind.REVSHARE, "currency": "EUR", "revshare_percent": "25", "name": "RS"})
+        event = world.event(world.customer(), T.REVENUE, "100.00", on="2026-11-10", currency="USD", run=False)
+        type(event).objects.filter(pk=event.pk).update(amount_base=Decimal("92.00"), fx_rate=Decimal("0.92"))
+        services.commission_close_last_month()
+    # then 92.00 EUR x 25% = 23.00 EUR
+    assert [(r.amount, r.currency) for r in cpa_rows(world)] == [(Decimal("23.00"), "EUR")]
+
+
+def test_revshare_tier_by_ftd_count_in_the_month():
+    # given 25%, or 35% from 2 FTDs in the month; two FTDs and 400.00 revenue in November
+    with time_machine.travel(at("2026-12-02"), tick=False):
+        world = World({"kind": DealKind.REVSHARE, "currency": "EUR", "revshare_percent": "25", "name": "RS",
+                       "tiers": [{"min_ftds": 2, "revshare_percent": "35"}]})  # fmt: skip
+        for day in (3, 4):
+            player = world.customer()
+            world.event(player, T.FTD, "20.00", on=f"2026-11-0{day}", run=False)
+            world.event(player, T.REVENUE, "200.00", on=f"2026-11-0{day}", run=False)
+        services.commission_close_last_month()
+    # then 400.00 x 35% = 140.00
+    assert [r.amount for r in cpa_rows(world)] == [Decimal("140.00")]
+    assert "(tier of 2 FTDs reached)" in cpa_rows(world).get().explanation
