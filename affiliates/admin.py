@@ -211,7 +211,7 @@ class AssignmentInline(TabularInline):
 
 @admin.register(Affiliate)
 class AffiliateAdmin(HttpsUrlMixin, ModelAdmin):
-    list_display = ["name", "email", "status_label", "manager", "parent", "country", "sub_count", "created_at"]
+    list_display = ["name", "email", "status_label", "manager_name", "parent", "country", "sub_count", "created_at"]
     list_filter = [
         ("status", ChoicesDropdownFilter),
         ("manager", RelatedDropdownFilter),
@@ -239,6 +239,12 @@ class AffiliateAdmin(HttpsUrlMixin, ModelAdmin):
     @display(description="Status", ordering="status", label=STATUS_COLOURS)
     def status_label(self, obj):
         return obj.status
+
+    @display(description="Manager", ordering="manager__username")
+    def manager_name(self, obj):
+        if obj.manager is None:
+            return "—"
+        return obj.manager.get_full_name() or obj.manager.get_username()
 
     @display(description="Status")
     def status_text(self, obj):

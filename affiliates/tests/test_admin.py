@@ -18,6 +18,11 @@ from affiliates.tests.factories import AffiliateFactory, BrandFactory, DealAssig
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def staff(admin_client):
     return admin_client

@@ -12,6 +12,12 @@ from core.models import ApiKey
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 KEY = re.compile(r"(mgmt|src|ptnr)_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 
 
