@@ -70,3 +70,13 @@ def eager(monkeypatch):
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_source_runtime():
+    """Ingestion caches sources per process by slug and id; tests reuse both, so each starts clean."""
+    from integrations.ingestion import source_runtime_forget
+
+    source_runtime_forget()
+    yield
+    source_runtime_forget()
