@@ -8,7 +8,7 @@ from django.core import mail
 from django.db import IntegrityError
 from django.utils import timezone
 
-from integrations.models import InboundStatus
+from integrations.models import InboundEvent, InboundStatus
 from integrations.monitoring import services
 from integrations.monitoring.models import Alert, AlertKind, Severity
 from tracking.tests.factories import ConversionEventFactory
@@ -36,8 +36,9 @@ def kinds(source, open_only=True):
 
 
 def events(source, n, at, **kwargs):
-    for i in range(n):
-        InboundEventFactory(source=source, received_at=at + dt.timedelta(seconds=i), **kwargs)
+    InboundEvent.objects.bulk_create(
+        InboundEventFactory.build(source=source, received_at=at + dt.timedelta(seconds=i), **kwargs) for i in range(n)
+    )
 
 
 def test_silent_source_opens_one_alert_mails_and_announces_then_resolves_when_events_return(
