@@ -21,6 +21,8 @@ SUB_FIELDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 def postback_events_for(*, type: str, data: dict) -> list[str]:
     """The postback events an outbox event fires: conversions fire registration and FTD postbacks,
     commissions fire `commission` (every kind) and `qualified_cpa` (kind cpa)."""
+    if data.get("is_test"):
+        return []  # a source in test mode: nothing reaches a partner's tracker
     if type == "conversion.created":
         kind = str(data.get("type") or data.get("event_type") or "")
         if kind in (PostbackEvent.REGISTRATION, PostbackEvent.FTD):
@@ -46,15 +48,15 @@ def _text(value) -> str:
 
 def _customer_details(data: dict) -> dict:
     """Click id, sub ids and external id from the event, completed from the attributed customer when the
-    event names one but does not carry them (commission events name the customer only)."""
-    found = {
-        "click_id": data.get("click_id"),
-        **{name: data.get(name) for name in SUB_FIELDS},
-        "external_id": data.get("customer_external_id") or data.get("external_id") or data.get("customer_id"),
-    }
-    customer_pk = data.get("customer")
-    missing = any(found[name] in (None, "") for name in ("click_id", "external_id"))
-    if missing and isinstance(customer_pk, int):
+    event names one but does not carry them. Conversions name the customer as `customer` (our id) with
+    `customer_external_id`; commissions name it as `customer_id` (our id) only."""
+    external = data.get("customer_external_id") or data.get("external_id")
+    if external is None and isinstance(data.get("customer_id"), str):
+        external = data["customer_id"]
+    found = {"click_id": data.get("click_id"), **{name: data.get(name) for name in SUB_FIELDS}, "external_id": external}
+    customer_pk = next((data.get(k) for k in ("customer", "customer_id") if isinstance(data.get(k), int)), None)
+    missing = any(found[name] in (None, "") for name in ("click_id", "external_id", *SUB_FIELDS))
+    if missing and customer_pk is not None:
         from tracking.models import Customer
 
         customer = Customer.objects.select_related("click").filter(pk=customer_pk).first()

@@ -26,7 +26,7 @@ ALL_MACROS = (
 
 def conversion(affiliate, **overrides):
     data = {
-        "id": 501, "type": "ftd", "status": "qualified", "customer_id": "P-77", "affiliate": affiliate.pk,
+        "id": 501, "type": "ftd", "status": "qualified", "customer_external_id": "P-77", "affiliate_id": affiliate.pk,
         "click_id": "AbC123xYz", "sub1": "fb campaign/1", "sub2": "", "sub3": None, "amount": "50.00",
         "currency": "EUR", "occurred_at": "2026-11-28T10:00:00+00:00",
     }  # fmt: skip
@@ -78,6 +78,34 @@ def test_ftd_conversion_fires_the_ftd_postback_with_every_macro(receiver, run_on
 
 
 @pytest.mark.django_db
+def test_conversion_without_click_hints_takes_click_and_subs_from_the_attributed_customer(receiver, run_on_commit):
+    affiliate = AffiliateFactory()
+    click = ClickFactory(click_id="FromTheClick", sub2="s2")
+    customer = CustomerFactory(affiliate=affiliate, click=click, sub2="s2", external_id="P-5")
+    PartnerPostbackFactory(
+        affiliate=affiliate,
+        event="registration",
+        url_template=receiver.url("/reg?c={click_id}&s2={sub2}&u={customer_id}"),
+    )
+    data = conversion(affiliate, type="registration", customer=customer.pk, customer_external_id="P-5", click_id=None)
+
+    run_on_commit(outbox_publish, type="conversion.created", data=data, affiliate_id=affiliate.pk)
+
+    assert query(receiver.requests[0].path) == {"c": "FromTheClick", "s2": "s2", "u": hash_customer_id("P-5")}
+
+
+@pytest.mark.django_db
+def test_events_from_a_source_in_test_mode_fire_no_postback(receiver, run_on_commit):
+    affiliate = AffiliateFactory()
+    PartnerPostbackFactory(affiliate=affiliate, event="ftd", url_template=receiver.url("/ftd"))
+
+    data = conversion(affiliate, is_test=True)
+    run_on_commit(outbox_publish, type="conversion.created", data=data, affiliate_id=affiliate.pk)
+
+    assert receiver.requests == []
+
+
+@pytest.mark.django_db
 def test_registration_fires_registration_and_a_deposit_fires_nothing(receiver, run_on_commit):
     affiliate = AffiliateFactory()
     PartnerPostbackFactory(affiliate=affiliate, event="registration", url_template=receiver.url("/reg?c={click_id}"))
@@ -100,7 +128,7 @@ def test_cpa_commission_fires_qualified_cpa_and_commission_with_payout_and_the_c
     PartnerPostbackFactory(
         affiliate=affiliate, event="commission", url_template=receiver.url("/com") + template, raw_customer_ids=True
     )
-    data = {"id": 88, "kind": "cpa", "amount": "200.00", "currency": "EUR", "customer": customer.pk}
+    data = {"id": 88, "kind": "cpa", "amount": "200.00", "currency": "EUR", "customer_id": customer.pk}
 
     run_on_commit(outbox_publish, type="commission.created", data=data, affiliate_id=affiliate.pk)
 
