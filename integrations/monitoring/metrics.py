@@ -90,6 +90,33 @@ def last_events_per_type(*, source: Source) -> list[dict]:
     return list(rows)
 
 
+def type_volume_with_baseline(*, source: Source, now: dt.datetime, weeks: int) -> dict[str, dict]:
+    """Per canonical type: events received in the last 24 h, and the mean of the same 24 h in previous weeks
+    (weeks before the source existed are left out; None without any)."""
+
+    def counts(start: dt.datetime) -> dict[str, int]:
+        return dict(
+            ConversionEvent.objects.filter(
+                source=source, received_at__gte=start, received_at__lt=start + dt.timedelta(hours=24)
+            )
+            .values_list("type")
+            .annotate(n=Count("pk"))
+        )
+
+    start = now - dt.timedelta(hours=24)
+    current = counts(start)
+    past = [
+        counts(start - dt.timedelta(weeks=k))
+        for k in range(1, weeks + 1)
+        if start - dt.timedelta(weeks=k) >= source.created_at
+    ]
+    out = {}
+    for type_ in set(current) | {t for week in past for t in week}:
+        baseline = (Decimal(sum(w.get(type_, 0) for w in past)) / len(past)).quantize(Decimal("0.1")) if past else None
+        out[type_] = {"count_24h": current.get(type_, 0), "baseline_24h": baseline}
+    return out
+
+
 def rejected_stats(*, source: Source, since: dt.datetime, until: dt.datetime) -> dict:
     """Total, rejected, share (%) and the reasons, over inbound events received in [since, until)."""
     qs = InboundEvent.objects.filter(source=source, received_at__gte=since, received_at__lt=until)

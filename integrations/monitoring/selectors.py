@@ -156,8 +156,10 @@ def source_health(*, source: Source, now: dt.datetime) -> dict:
     volume = metrics.volume_with_baseline(source=source, now=now, hours=48, weeks=rule.baseline_weeks)
     expected = rule.expected_types or {}
     per_type = metrics.last_events_per_type(source=source)
+    volumes = metrics.type_volume_with_baseline(source=source, now=now, weeks=rule.baseline_weeks)
     for row in per_type:
         row["expected_minutes"] = expected.get(row["type"])
+        row |= volumes.get(row["type"], {"count_24h": 0, "baseline_24h": None})
     return {
         "source": source,
         "rule": rule,

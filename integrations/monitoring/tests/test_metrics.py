@@ -73,3 +73,21 @@ def test_flatten_fields_names_json_types():
     assert metrics.flatten_fields({"a": 1, "b": {"c": "x", "d": None}, "e": [1], "f": True, "g": {}}) == {
         "a": "number", "b.c": "string", "b.d": "null", "e": "array", "f": "boolean", "g": "object",
     }  # fmt: skip
+
+
+def test_volume_per_type_against_the_same_day_in_previous_weeks(traveller):
+    from tracking.tests.factories import ConversionEventFactory
+
+    source = _source(dt.timedelta(weeks=2, days=1))
+    for k, n in ((1, 4), (2, 2)):
+        traveller(T0 - dt.timedelta(weeks=k, hours=1))
+        for _ in range(n):
+            ConversionEventFactory(source=source, brand=source.brand, type="ftd")
+    traveller(T0 - dt.timedelta(hours=2))
+    ConversionEventFactory(source=source, brand=source.brand, type="ftd")
+    ConversionEventFactory(source=source, brand=source.brand, type="registration")
+    volumes = metrics.type_volume_with_baseline(source=source, now=T0, weeks=4)
+    assert volumes == {
+        "ftd": {"count_24h": 1, "baseline_24h": Decimal("3.0")},
+        "registration": {"count_24h": 1, "baseline_24h": Decimal("0.0")},
+    }
