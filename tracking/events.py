@@ -311,10 +311,16 @@ def _enqueue_commissions(event_ids: list[int]) -> None:
     def send():
         from commissions.tasks import process_event
 
-        for event_id in event_ids:
-            try:
+        if process_event.app.conf.task_always_eager:
+            for event_id in event_ids:
                 process_event.delay(event_id)
-            except Exception:  # broker down: the event is stored; process_event can be re-run for it
-                logger.exception("could not enqueue commissions for event %s", event_id)
+            return
+        try:
+            # One producer (one broker connection) for the whole batch instead of one per message.
+            with process_event.app.producer_or_acquire() as producer:
+                for event_id in event_ids:
+                    process_event.apply_async((event_id,), producer=producer)
+        except Exception:  # broker down: the events are stored; process_event can be re-run for them
+            logger.exception("could not enqueue commissions for %d event(s)", len(event_ids))
 
     transaction.on_commit(send)
