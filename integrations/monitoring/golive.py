@@ -126,6 +126,8 @@ def _encode(spec, value, when: dt.datetime):
         return value
     if spec.get("divide") not in (None, "", 1) and value is not None:
         value = str(Decimal(str(value)) * Decimal(str(spec["divide"])))
+    if spec.get("multiply") not in (None, "", 1) and value is not None:
+        value = str(Decimal(str(value)) / Decimal(str(spec["multiply"])))
     fmt = spec.get("format")
     if isinstance(value, dt.datetime) or fmt:
         moment = when
@@ -154,7 +156,9 @@ def probe_payload(*, source: Source, canonical: dict, when: dt.datetime) -> dict
         if spec is None:
             _set_path(payload, name, value.isoformat() if isinstance(value, dt.datetime) else value)
             continue
-        path = spec if isinstance(spec, str) else spec.get("path", name)
+        path = spec if isinstance(spec, str) else spec.get("path") or name
+        if isinstance(path, list):  # several accepted paths: write the first
+            path = path[0]
         _set_path(payload, path, _encode(spec, value, when))
     return payload
 

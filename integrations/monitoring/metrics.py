@@ -236,16 +236,31 @@ CANONICAL_FIELDS = {
 }  # fmt: skip
 
 
+def _spec_paths(spec) -> list[str]:
+    if isinstance(spec, str):
+        return [spec]
+    if isinstance(spec, dict):
+        path = spec.get("path")
+        if isinstance(path, str):
+            return [path]
+        if isinstance(path, list):
+            return [p for p in path if isinstance(p, str)]
+    return []
+
+
 def mapped_paths(mapping: dict) -> set[str]:
-    """Payload paths a mapping reads (its fields, id_fields and type/condition fields)."""
-    fields = (mapping or {}).get("fields") or {}
-    paths = set()
-    for spec in fields.values():
-        if isinstance(spec, str):
-            paths.add(spec)
-        elif isinstance(spec, dict) and isinstance(spec.get("path"), str):
-            paths.add(spec["path"])
-    paths.update(p for p in (mapping or {}).get("id_fields") or [] if isinstance(p, str))
+    """Payload paths a mapping reads: its fields (per-type overrides too), id_fields and the fields that
+    conditional event types look at."""
+    mapping = mapping or {}
+    fields = mapping.get("fields") or {}
+    paths = {p for spec in fields.values() for p in _spec_paths(spec)}
+    for overrides in (mapping.get("type_fields") or {}).values():
+        if isinstance(overrides, dict):
+            paths |= {p for spec in overrides.values() for p in _spec_paths(spec)}
+    for rule in (mapping.get("event_types") or {}).values():
+        if isinstance(rule, dict) and isinstance(rule.get("field"), str):
+            paths.add(rule["field"])
+    paths.update(p for p in mapping.get("id_fields") or [] if isinstance(p, str))
     if not fields:
         paths |= CANONICAL_FIELDS
     return paths

@@ -91,3 +91,13 @@ def test_volume_per_type_against_the_same_day_in_previous_weeks(traveller):
         "ftd": {"count_24h": 1, "baseline_24h": Decimal("3.0")},
         "registration": {"count_24h": 1, "baseline_24h": Decimal("0.0")},
     }
+
+
+def test_mapped_paths_include_path_lists_type_overrides_and_conditional_type_fields():
+    mapping = {
+        "fields": {"event_id": {"path": ["id", "deal_id"]}, "type": "kind"},
+        "type_fields": {"trade": {"data.lots": {"path": "Volume", "divide": 10000}}},
+        "event_types": {"purchase": {"field": "product", "cases": [{"prefix": "reset", "type": "reset_fee"}]}},
+        "id_fields": ["player"],
+    }
+    assert metrics.mapped_paths(mapping) == {"id", "deal_id", "kind", "Volume", "product", "player"}
