@@ -135,6 +135,7 @@ WEBHOOKS_DISABLE_AFTER_HOURS = env.float("WEBHOOKS_DISABLE_AFTER_HOURS", default
 WEBHOOKS_SECRET_GRACE_HOURS = env.float("WEBHOOKS_SECRET_GRACE_HOURS", default=24.0)
 WEBHOOKS_ALERT_EMAILS = env.list("WEBHOOKS_ALERT_EMAILS", default=[])
 POSTBACKS_DISABLE_AFTER_FAILURES = env.int("POSTBACKS_DISABLE_AFTER_FAILURES", default=10)
+WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=90)
 # Mounts /bench/ceiling (bench/views.py), the benchmark harness's baseline view. Never in production.
 BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 
@@ -172,6 +173,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.webhooks.tasks.webhooks_sweep",
         "schedule": timedelta(seconds=30),
         "options": {"expires": 25, "queue": "delivery"},
+    },
+    "webhooks-purge": {
+        "task": "integrations.webhooks.tasks.webhooks_purge",
+        "schedule": timedelta(hours=6),
+        "options": {"expires": 5 * 60 * 60, "queue": "delivery"},
     },
     "purge-idempotency-keys": {
         "task": "core.tasks.purge_idempotency_keys",

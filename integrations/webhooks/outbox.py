@@ -148,3 +148,20 @@ def outbox_sweep(*, limit: int = 5000) -> dict:
     if due:
         enqueue_deliveries(due)
     return {"events": len(stale_events), "deliveries": len(due)}
+
+
+def outbox_purge(*, older_than_days: int | None = None, limit: int = 10000) -> int:
+    """Delete announcements (with their deliveries and attempt logs) older than the retention period whose
+    deliveries are all finished. Returns how many events went."""
+    days = settings.WEBHOOKS_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    old = (
+        OutboxEvent.objects.filter(created_at__lt=cutoff, dispatched_at__isnull=False)
+        .exclude(deliveries__status=DeliveryStatus.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    ids = list(old)
+    if ids:
+        OutboxEvent.objects.filter(pk__in=ids).delete()
+    return len(ids)

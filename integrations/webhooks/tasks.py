@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 
 from .delivery import deliveries_run
-from .outbox import outbox_dispatch, outbox_sweep
+from .outbox import outbox_dispatch, outbox_purge, outbox_sweep
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +55,9 @@ def webhooks_deliver(delivery_ids: list[int]) -> dict:
 def webhooks_sweep() -> dict:
     """Periodic: dispatch events and send deliveries that the on-commit hand-over missed or that are due."""
     return outbox_sweep()
+
+
+@shared_task(ignore_result=True)
+def webhooks_purge() -> int:
+    """Periodic: forget finished announcements past the retention period (WEBHOOKS_RETENTION_DAYS)."""
+    return outbox_purge()

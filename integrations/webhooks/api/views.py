@@ -103,7 +103,11 @@ class DeliveryViewSet(IdempotentPostMixin, viewsets.ReadOnlyModelViewSet):
         count = services.delivery_redeliver(deliveries=[self.get_object()])
         return Response({"redelivered": count}, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=RedeliverInputSerializer, responses={202: RedeliveredSerializer})
+    @extend_schema(
+        request=RedeliverInputSerializer,
+        responses={202: RedeliveredSerializer},
+        operation_id="v1_webhook_deliveries_redeliver_many",
+    )
     @action(detail=False, methods=["post"], url_path="redeliver")
     def redeliver_many(self, request):
         """Send these deliveries (`{"ids": [...]}`) again now."""

@@ -158,3 +158,20 @@ def test_publish_accepts_decimal_and_datetime_values(run_on_commit):
     run_on_commit(outbox_publish, type="commission.created", data={"amount": Decimal("200.00"), "at": timezone.now()})
 
     assert OutboxEvent.objects.get().data["amount"] == "200.00"
+
+
+@pytest.mark.django_db
+def test_purge_forgets_finished_announcements_past_retention_and_keeps_the_rest(settings):
+    settings.WEBHOOKS_RETENTION_DAYS = 30
+    endpoint = WebhookEndpointFactory()
+    long_ago = timezone.now() - timedelta(days=31)
+    finished = OutboxEventFactory(created_at=long_ago, dispatched_at=long_ago)
+    Delivery.objects.create(event=finished, endpoint=endpoint, status=DeliveryStatus.SUCCEEDED)
+    still_retrying = OutboxEventFactory(created_at=long_ago, dispatched_at=long_ago)
+    Delivery.objects.create(event=still_retrying, endpoint=endpoint, status=DeliveryStatus.PENDING)
+    recent = OutboxEventFactory(dispatched_at=timezone.now())
+
+    from integrations.webhooks.outbox import outbox_purge
+
+    assert outbox_purge() == 1
+    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {still_retrying.pk, recent.pk}
