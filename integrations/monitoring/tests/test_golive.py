@@ -198,3 +198,20 @@ def test_checklist_against_the_real_postback_endpoint_in_process(staging, eager)
     assert all(r["passed"] for r in result.results), result.results
     probes = ConversionEvent.objects.filter(source=staging, external_id__startswith=f"golive-{result.pk}-")
     assert probes.count() >= 2 and all(e.is_test for e in probes)
+
+
+@pytest.mark.parametrize("preset", ["default", "casino_postbacks", "crm_events", "mt5_deals", "prop_shop_webhooks"])
+def test_probes_speak_every_shipped_dialect(preset, eager):
+    from affiliates.tests.factories import BrandFactory
+    from integrations.services import source_create
+
+    # given a staging source started from a shipped preset
+    source, _ = source_create(
+        slug=f"probe-{preset.replace('_', '-')}", name=preset, brand=BrandFactory(), preset=preset, test_mode=True
+    )
+    # when the platform runs the checklist against its own endpoint
+    result = golive.golive_run_execute(run_id=golive.golive_run_start(source=source).pk, send=golive.inprocess_sender)
+    # then the probes were understood: the FTD became a canonical FTD, and every check holds
+    assert all(r["passed"] for r in result.results), result.results
+    ftd = ConversionEvent.objects.get(source=source, external_id=f"golive-{result.pk}-ftd")
+    assert (ftd.type, ftd.amount, ftd.is_test) == ("ftd", Decimal("25.00"), True)
