@@ -257,8 +257,11 @@ class AffiliateAdmin(HttpsUrlMixin, ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in form.cleaned_data if name != "status"}
         if change:
+            # The service compares against what is stored (the form has already changed `obj` in memory).
+            stored = Affiliate.objects.get(pk=obj.pk)
             changed = {name: fields[name] for name in form.changed_data if name in fields}
-            services.affiliate_update(affiliate=obj, by=request.user, **changed)
+            updated = services.affiliate_update(affiliate=stored, by=request.user, **changed)
+            obj.__dict__.update(updated.__dict__)
         else:
             created = services.affiliate_create(by=request.user, **fields)
             obj.__dict__.update(created.__dict__)

@@ -14,6 +14,7 @@ from django.urls import reverse
 from affiliates.choices import AffiliateStatus, DealKind
 from affiliates.models import Affiliate, AffiliateStatusChange, Brand, Deal, DealAssignment
 from affiliates.tests.factories import AffiliateFactory, BrandFactory, DealAssignmentFactory, DealFactory
+from integrations.webhooks.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -137,6 +138,8 @@ def test_editing_payment_details_keeps_status(staff, programme):
     affiliate.refresh_from_db()
     assert affiliate.payment_details == {"wallet": "TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}
     assert affiliate.status == AffiliateStatus.ACTIVE
+    announced = OutboxEvent.objects.get(type="affiliate.payment_details_changed", affiliate_id=affiliate.pk)
+    assert announced.data["payment_method"] == "crypto"
 
 
 # --- Status actions -----------------------------------------------------------------------------
