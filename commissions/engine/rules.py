@@ -1,85 +1,19 @@
-"""The rules: from canonical events to what each ledger slot should be worth. Nothing here writes.
-
-`compute()` reads events as plain tuples and returns `Intended` values; commissions.ledger books
-them. The same function serves one customer (a task per event) and a whole month (period close,
-recalculation, the benchmark), so processing event by event and rebuilding in bulk agree.
-
-Decisions written down once:
-- A CPA is judged under the terms in force on the customer's FTD day (brand time zone); its
-  baseline must be met within `window_days` of registration; it is paid once per (affiliate,
-  customer, deal). Its tier rank is its place among the affiliate's CPAs of that month under the
-  deal, in qualification order; a reversal does not move CPAs already booked.
-- RevShare is computed per affiliate, brand and month (brand time zone) under the terms in force
-  on the first day of the month (or, if the deal starts later, on the first day with revenue): a
-  version that starts mid-month applies from the next month, so no change is ever retroactive.
-  Each brand is its own slot, so negative revenue is ring-fenced per brand: it never reduces what
-  the affiliate earned at another brand.
-- Test events (is_test, or from a source in test mode) produce no entries at all: test traffic
-  never reaches the ledger, so it can never be approved or paid.
-- A rejected affiliate's entries are booked as rejected (kept for the record, never payable); a
-  pending or suspended affiliate's entries are booked and held: the hold release skips them until
-  the affiliate is active again.
-- A sub-affiliate override is the parent's percent (from the parent's own deal at the brand, or
-  else the child's deal) of each of the child's own commissions, one level up; a chain pays each
-  link its direct parent.
-"""
+"""The rules per deal kind: from one customer's events (or an affiliate's month) to Intended slots."""
 
 import datetime as dt
-import json
-import zoneinfo
-from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
-from typing import NamedTuple
-
-from django.conf import settings
-from django.db.models import Q
 
 from affiliates.choices import AffiliateStatus, DealKind, LotRounding, RevenueBasis, TierApplication
 from core.money import quantize
 from tracking.choices import EventStatus, EventType
 
-from .choices import EntryKind
+from ..choices import EntryKind
+from .reading import VOIDING_TYPES, Cust, Ev
+from .terms import HUNDRED, ZERO, Deals, Fx, Terms, dec, money, num, period_of
 
-ZERO = Decimal("0")
-HUNDRED = Decimal("100")
-VOIDING_TYPES = (EventType.REFUND, EventType.CHARGEBACK)
-REFERRING = {EventType.STATUS_UPDATE, EventType.REFUND, EventType.CHARGEBACK}
 PROP_TYPES = {EventType.CHALLENGE_PURCHASE, EventType.RESET_FEE, EventType.CHALLENGE_PASS, EventType.FUNDED_ACTIVATION}
-
-EVENT_FIELDS = (
-    "id", "type", "status", "customer_id", "affiliate_id", "brand_id", "amount", "currency", "amount_base",
-    "fx_rate", "occurred_at", "ref_event_id", "data", "is_test", "source__test_mode",
-)  # fmt: skip
-
-
-class Ev(NamedTuple):
-    """A canonical event as the engine reads it."""
-
-    id: int
-    type: str
-    status: str
-    customer_id: int | None
-    affiliate_id: int | None
-    brand_id: int
-    amount: Decimal | None
-    currency: str
-    amount_base: Decimal | None
-    fx_rate: Decimal | None
-    occurred_at: dt.datetime
-    ref_event_id: int | None
-    data: dict
-    is_test: bool
-    source_test: bool
-
-
-class Cust(NamedTuple):
-    id: int
-    affiliate_id: int | None
-    brand_id: int
-    country: str
-    registered_at: dt.datetime | None
 
 
 @dataclass
@@ -113,254 +47,6 @@ class Intended:
     def payable(self) -> Decimal:
         """What the slot's counted entries should sum to (a rejected entry counts nothing)."""
         return ZERO if self.rejected_reason else self.quantized
-
-
-class MissingRate(Exception):
-    pass
-
-
-def _d(value, default=ZERO) -> Decimal:
-    if value is None or value == "":
-        return default
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def money(value: Decimal, currency: str) -> str:
-    return f"{quantize(value, currency)} {currency}"
-
-
-def num(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
-
-
-class Terms:
-    """A deal version merged with the affiliate's overrides, with Decimals parsed once."""
-
-    def __init__(self, version, overrides: dict):
-        self.version = version
-        self.version_id = version.pk
-        self.deal_id = version.deal_id
-        raw = {name: getattr(version, name) for name in TERM_FIELDS}
-        raw.update(overrides or {})
-        self.overridden = sorted(overrides or {})
-        self.name = version.name
-        self.kind = version.kind
-        self.currency = version.currency
-        self.hold_days = int(raw["hold_days"] or 0)
-        self.countries = list(raw["countries"] or [])
-        self.cpa_amount = _d(raw["cpa_amount"])
-        self.country_amounts = {str(k).upper(): _d(v) for k, v in (raw["country_amounts"] or {}).items()}
-        q = raw["qualification"] or {}
-        self.min_ftd = _d(q.get("min_ftd"))
-        self.min_deposits = _d(q.get("min_deposits"))
-        self.min_wagering = _d(q.get("min_wagering"))
-        self.min_lots = _d(q.get("min_lots"))
-        self.min_bets = int(q.get("min_bets") or 0)
-        self.window_days = int(q.get("window_days") or 30)
-        self.daily_cap = raw["cpa_daily_cap"]
-        self.monthly_cap = raw["cpa_monthly_cap"]
-        self.revshare_percent = _d(raw["revshare_percent"])
-        self.revenue_basis = version.revenue_basis
-        self.negative_carryover = bool(raw["negative_carryover"])
-        self.tiers = [{k: (v if k == "min_ftds" else _d(v)) for k, v in t.items()} for t in raw["tiers"] or []]
-        self.tier_application = version.tier_application
-        self.cpl_amount = _d(raw["cpl_amount"])
-        self.rebate_per_lot = _d(raw["rebate_per_lot"])
-        self.groups = {}
-        for group in raw["rebate_groups"] or []:
-            spec = (group["name"], _d(group["per_lot"]), _d(group.get("lot_factor"), Decimal("1")))
-            for instrument in group["instruments"]:
-                self.groups[str(instrument).upper()] = spec
-        self.lot_step = _d(version.lot_step, Decimal("0.01"))
-        self.lot_rounding = version.lot_rounding
-        self.prop_percent = _d(raw["prop_percent"])
-        self.prop_pass_amount = _d(raw["prop_pass_amount"])
-        self.prop_funded_amount = _d(raw["prop_funded_amount"])
-        self.prop_include_resets = bool(version.prop_include_resets)
-        self.subaffiliate_percent = _d(raw["subaffiliate_percent"])
-        self.valid_from = version.valid_from
-        self.valid_to = version.valid_to
-
-    @property
-    def label(self) -> str:
-        text = f"{self.name} v{self.version.version}"
-        if self.overridden:
-            text += f" with your terms for {', '.join(self.overridden)}"
-        return text
-
-    @property
-    def has_cpa(self) -> bool:
-        return self.kind in (DealKind.CPA, DealKind.HYBRID)
-
-    @property
-    def has_revshare(self) -> bool:
-        return self.kind in (DealKind.REVSHARE, DealKind.HYBRID)
-
-    def covers(self, country: str) -> bool:
-        return not self.countries or (country or "").upper() in self.countries
-
-    def tier_for(self, *, ftds: int | None = None, revenue: Decimal | None = None, rate: str) -> dict | None:
-        """The highest tier reached that sets `rate`."""
-        best, best_key = None, None
-        for tier in self.tiers:
-            if rate not in tier:
-                continue
-            if "min_ftds" in tier and ftds is not None and ftds >= int(tier["min_ftds"]):
-                key = Decimal(int(tier["min_ftds"]))
-            elif "min_revenue" in tier and revenue is not None and revenue >= tier["min_revenue"]:
-                key = tier["min_revenue"]
-            else:
-                continue
-            if best_key is None or key >= best_key:
-                best, best_key = tier, key
-        return best
-
-
-TERM_FIELDS = (
-    "hold_days", "countries", "cpa_amount", "country_amounts", "qualification", "cpa_daily_cap", "cpa_monthly_cap",
-    "revshare_percent", "negative_carryover", "tiers", "cpl_amount", "rebate_per_lot", "rebate_groups",
-    "prop_percent", "prop_pass_amount", "prop_funded_amount", "subaffiliate_percent",
-)  # fmt: skip
-
-
-class Deals:
-    """Which terms are in force for (affiliate, brand, day): the same rule as
-    affiliates.selectors.deal_in_force, read once per brand so a month of events costs a few queries."""
-
-    def __init__(self, brand_ids):
-        from affiliates.models import Affiliate, Brand, DealAssignment, DealVersion
-
-        from .models import BrandRevenueRule
-
-        brand_ids = set(brand_ids)
-        self.tz = {b.pk: zoneinfo.ZoneInfo(b.timezone) for b in Brand.objects.filter(pk__in=brand_ids)}
-        self.assignments = defaultdict(list)
-        deal_ids = set()
-        for a in DealAssignment.objects.filter(brand_id__in=brand_ids).order_by("-valid_from", "-pk"):
-            self.assignments[(a.brand_id, a.affiliate_id)].append(a)
-            deal_ids.add(a.deal_id)
-        self.versions = defaultdict(list)
-        for v in DealVersion.objects.filter(deal_id__in=deal_ids).order_by("-version"):
-            self.versions[v.deal_id].append(v)
-        self.rules = {r.brand_id: r for r in BrandRevenueRule.objects.filter(brand_id__in=brand_ids)}
-        self._affiliate_model = Affiliate
-        self.affiliates: dict[int, dict] = {}
-        self._cache: dict = {}
-        self._terms: dict = {}
-        self._last_period: dict = {}
-
-    def local(self, brand_id: int, moment: dt.datetime) -> dt.datetime:
-        return moment.astimezone(self.tz[brand_id])
-
-    def period(self, brand_id: int, moment: dt.datetime) -> str:
-        """The month (brand time zone) of `moment`; remembers the last month's bounds per brand, since
-        events come mostly in time order."""
-        hit = self._last_period.get(brand_id)
-        if hit is not None and hit[0] <= moment < hit[1]:
-            return hit[2]
-        period = period_of(self.local(brand_id, moment))
-        start, end = self.period_bounds(brand_id, period)
-        self._last_period[brand_id] = (start, end, period)
-        return period
-
-    def period_bounds(self, brand_id: int, period: str) -> tuple[dt.datetime, dt.datetime]:
-        year, month = int(period[:4]), int(period[5:7])
-        tz = self.tz[brand_id]
-        start = dt.datetime(year, month, 1, tzinfo=tz)
-        end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz)
-        return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
-
-    def _assignment(self, affiliate_id, brand_id, day):
-        for owner in (affiliate_id, None):
-            for a in self.assignments.get((brand_id, owner), ()):
-                if a.valid_from <= day and (a.valid_to is None or a.valid_to >= day):
-                    return a
-        return None
-
-    def terms(self, affiliate_id: int, brand_id: int, day: dt.date) -> Terms | None:
-        key = (affiliate_id, brand_id, day)
-        if key not in self._cache:
-            self._cache[key] = self._resolve(affiliate_id, brand_id, day)
-        return self._cache[key]
-
-    def _resolve(self, affiliate_id, brand_id, day):
-        assignment = self._assignment(affiliate_id, brand_id, day)
-        if assignment is None:
-            return None
-        version = next((v for v in self.versions.get(assignment.deal_id, ()) if v.effective_from <= day), None)
-        if version is None:
-            return None
-        if (version.valid_from and day < version.valid_from) or (version.valid_to and day > version.valid_to):
-            return None
-        key = (assignment.pk, version.pk)
-        if key not in self._terms:
-            self._terms[key] = Terms(version, assignment.overrides)
-        return self._terms[key]
-
-    def need(self, ids) -> None:
-        """Read the status and parent of these affiliates (and of their parents) in one or two queries."""
-        missing = {i for i in ids if i is not None and i not in self.affiliates}
-        for _ in range(2):
-            if not missing:
-                return
-            rows = self._affiliate_model.objects.filter(pk__in=sorted(missing))
-            for row in rows.values("pk", "parent_id", "status", "status_reason"):
-                self.affiliates[row["pk"]] = row
-            missing = {r["parent_id"] for r in self.affiliates.values()} - set(self.affiliates) - {None}
-
-    def _affiliate(self, affiliate_id: int) -> dict | None:
-        if affiliate_id not in self.affiliates:
-            self.need([affiliate_id])
-        return self.affiliates.get(affiliate_id)
-
-    def affiliate_status(self, affiliate_id: int) -> tuple[str, str]:
-        row = self._affiliate(affiliate_id) or {"status": AffiliateStatus.ACTIVE, "status_reason": ""}
-        return row["status"], row["status_reason"]
-
-    def parent(self, affiliate_id: int) -> int | None:
-        row = self._affiliate(affiliate_id)
-        return row["parent_id"] if row else None
-
-
-class Fx:
-    """Converts event amounts into a deal's currency through the platform's base currency."""
-
-    def __init__(self):
-        self.base = settings.BASE_CURRENCY
-        self._rates: dict[str, tuple[list, list]] = {}
-
-    def _rate(self, currency: str, day: dt.date) -> Decimal:
-        if currency not in self._rates:
-            from integrations.models import FxRate
-
-            rows = list(FxRate.objects.filter(currency=currency).order_by("date").values_list("date", "rate"))
-            self._rates[currency] = ([r[0] for r in rows], [r[1] for r in rows])
-        dates, rates = self._rates[currency]
-        index = bisect_right(dates, day) - 1
-        if index < 0:
-            raise MissingRate(f"no {currency} rate on or before {day}")
-        return rates[index]
-
-    def to(self, ev: Ev, value: Decimal, currency: str, *, is_amount: bool = False) -> Decimal:
-        """`value` (in the event's currency) in `currency`."""
-        if not ev.currency or ev.currency == currency:
-            return value
-        if is_amount and ev.amount_base is not None:
-            base = ev.amount_base
-        elif ev.fx_rate is not None:
-            base = value * ev.fx_rate
-        elif ev.currency == self.base:
-            base = value
-        else:
-            raise MissingRate(f"event {ev.id} has no FX rate")
-        if currency == self.base:
-            return base
-        return base / self._rate(currency, ev.occurred_at.date())
-
-
-def period_of(local: dt.datetime) -> str:
-    return f"{local.year:04d}-{local.month:02d}"
 
 
 def _hold(moment: dt.datetime, days: int) -> dt.datetime:
@@ -400,15 +86,6 @@ class CpaCandidate:
     pending: bool
 
 
-@dataclass
-class Scope:
-    """What compute() returns: intended slots, plus the CPA candidates it ranked."""
-
-    intended: list[Intended] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    voided: dict[int, str] = field(default_factory=dict)
-
-
 def voided_ids(events: list[Ev], refs: list[Ev]) -> dict[int, str]:
     """Events that no longer count, with why: rejected, refunded or charged back (by a non-test event)."""
     voided = {e.id: "was rejected" for e in events if e.status == EventStatus.REJECTED}
@@ -420,7 +97,7 @@ def voided_ids(events: list[Ev], refs: list[Ev]) -> dict[int, str]:
 
 def _wagered(ev: Ev) -> Decimal:
     if "wagered" in (ev.data or {}):
-        return _d(ev.data.get("wagered"))
+        return dec(ev.data.get("wagered"))
     return ev.amount or ZERO if ev.type == EventType.BET else ZERO
 
 
@@ -461,7 +138,7 @@ def cpa_candidate(cust: Cust, events: list[Ev], deals: Deals, fx: Fx) -> CpaCand
             bets += 1
             counted = True
         if ev.type == EventType.TRADE:
-            lots += _d((ev.data or {}).get("lots"))
+            lots += dec((ev.data or {}).get("lots"))
             counted = True
         if counted:
             used.append(ev.id)
@@ -576,7 +253,7 @@ def event_intended(cust: Cust, ev: Ev, deals: Deals, fx: Fx) -> Intended | None:
     elif ev.type == EventType.TRADE and terms.kind == DealKind.REBATE:
         data = ev.data or {}
         instrument = str(data.get("instrument") or "").upper()
-        raw = _d(data.get("lots"))
+        raw = dec(data.get("lots"))
         group = terms.groups.get(instrument)
         if group is None:
             name, per_lot, factor = "default", terms.rebate_per_lot, Decimal("1")
@@ -634,11 +311,11 @@ def revenue_of(ev: Ev, terms: Terms, deals: Deals, fx: Fx) -> Decimal:
     rule = deals.rules.get(ev.brand_id)
     data = ev.data or {}
     if terms.revenue_basis == RevenueBasis.NET_REVENUE and rule is not None and "ggr" in data:
-        value = _d(data.get("ggr")) * rule.tax_factor
+        value = dec(data.get("ggr")) * rule.tax_factor
         if rule.deduct_bonuses:
-            value -= _d(data.get("bonus"))
+            value -= dec(data.get("bonus"))
         if rule.deduct_payment_fees:
-            value -= _d(data.get("payment_fees"))
+            value -= dec(data.get("payment_fees"))
         return fx.to(ev, value, ccy)
     return fx.to(ev, ev.amount or ZERO, ccy, is_amount=True)
 
@@ -805,149 +482,3 @@ def sub_intended(child: Intended, deals: Deals) -> Intended | None:
         pending=child.pending, rejected_reason=rejected, auto_adjust=child.auto_adjust,
         source_affiliate_id=child.affiliate_id,
     )  # fmt: skip
-
-
-def compute(
-    *,
-    events: list[Ev],
-    refs: list[Ev],
-    customers: dict[int, Cust],
-    deals: Deals,
-    fx: Fx,
-    closed_periods: set[str] | None = None,
-    cpa_counter: CpaCounter | None = None,
-) -> Scope:
-    """Every slot the given events pay for. `events` are all events of the customers in scope (any
-    order); `refs` the refunds/chargebacks that point at them. RevShare and whole-period tiers are
-    computed only for `closed_periods` (None: none)."""
-    scope = Scope()
-    deals.need({e.affiliate_id for e in events} | {c.affiliate_id for c in customers.values()})
-    voided = scope.voided = voided_ids(events, refs)
-    live = sorted(
-        (e for e in events if not (e.is_test or e.source_test) and e.id not in voided and e.type not in REFERRING),
-        key=lambda e: (e.occurred_at, e.id),
-    )
-    by_customer: dict[int, list[Ev]] = defaultdict(list)
-    for ev in live:
-        if ev.customer_id is not None:
-            by_customer[ev.customer_id].append(ev)
-    candidates: list[CpaCandidate] = []
-    for customer_id, evs in by_customer.items():
-        cust = customers[customer_id]
-        if (evs[0].affiliate_id or cust.affiliate_id) is None:
-            continue
-        try:
-            candidate = cpa_candidate(cust, evs, deals, fx)
-        except MissingRate as exc:
-            scope.skipped.append(f"customer {customer_id}: {exc}")
-            candidate = None
-        if candidate is not None:
-            candidates.append(candidate)
-        for ev in evs:
-            if ev.type in (EventType.REGISTRATION, EventType.TRADE) or ev.type in PROP_TYPES:
-                try:
-                    item = event_intended(cust, ev, deals, fx)
-                except MissingRate as exc:
-                    scope.skipped.append(f"event {ev.id}: {exc}")
-                    continue
-                if item is not None:
-                    scope.intended.append(item)
-    counter = cpa_counter or CpaCounter()
-    cpas, terms_of = [], {}
-    for c in sorted(candidates, key=lambda c: (c.qualified_at, c.customer.id)):
-        item = resolve_cpa(c, counter, deals)
-        cpas.append(item)
-        terms_of[item.slot] = c.terms
-    scope.intended.extend(cpas)
-    if closed_periods:
-        scope.intended.extend(tier_adjustments(cpas, terms_of, closed_periods, deals))
-        scope.intended.extend(_revshare_all(live, customers, deals, fx, closed_periods, scope))
-    scope.intended.extend(s for s in (sub_intended(i, deals) for i in list(scope.intended)) if s is not None)
-    return scope
-
-
-def _revshare_all(live, customers, deals, fx, closed_periods, scope) -> list[Intended]:
-    revenue: dict = defaultdict(lambda: defaultdict(list))
-    ftds: dict = defaultdict(lambda: defaultdict(int))
-    last_closed = max(closed_periods)
-    for ev in live:
-        if ev.type not in (EventType.REVENUE, EventType.FTD):
-            continue
-        affiliate_id = ev.affiliate_id or (customers[ev.customer_id].affiliate_id if ev.customer_id else None)
-        if affiliate_id is None:
-            continue
-        period = deals.period(ev.brand_id, ev.occurred_at)
-        if period > last_closed:
-            continue
-        if ev.type == EventType.REVENUE:
-            revenue[(affiliate_id, ev.brand_id)][period].append(ev)
-        else:
-            ftds[(affiliate_id, ev.brand_id)][period] += 1
-    out = []
-    for (affiliate_id, brand_id), by_period in revenue.items():
-        try:
-            out.extend(
-                revshare_intended(
-                    affiliate_id=affiliate_id,
-                    brand_id=brand_id,
-                    by_period=by_period,
-                    ftds=ftds[(affiliate_id, brand_id)],
-                    periods=closed_periods,
-                    deals=deals,
-                    fx=fx,
-                )
-            )
-        except MissingRate as exc:
-            scope.skipped.append(f"revshare {affiliate_id}@{brand_id}: {exc}")
-    return out
-
-
-def _moment(text: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def load_events(queryset) -> list[Ev]:
-    """Events as tuples. Times and JSON come as text and are parsed here: on a month of events the
-    database driver's per-value converters would cost more than the whole computation."""
-    from django.db.models import TextField
-    from django.db.models.functions import Cast
-
-    fields = [f for f in EVENT_FIELDS if f not in ("occurred_at", "data")]
-    rows = queryset.annotate(_at=Cast("occurred_at", TextField()), _data=Cast("data", TextField())).values_list(
-        *fields, "_at", "_data"
-    )
-    at_index = EVENT_FIELDS.index("occurred_at")
-    data_index = EVENT_FIELDS.index("data")
-    out = []
-    loads = json.loads
-    for row in rows.iterator(chunk_size=20000):
-        values = list(row[:-2])
-        data = row[-1]
-        values.insert(at_index, _moment(row[-2]))
-        values.insert(data_index, loads(data, parse_float=Decimal) if data and data != "{}" else {})
-        out.append(Ev(*values))
-    return out
-
-
-def load_customers(queryset) -> dict[int, Cust]:
-    """Customers of a queryset (or a list of ids) as tuples."""
-    from django.db.models import TextField
-    from django.db.models.functions import Cast
-
-    from tracking.models import Customer
-
-    if not hasattr(queryset, "values_list"):
-        queryset = Customer.objects.filter(pk__in=list(queryset))
-    rows = queryset.annotate(_at=Cast("registered_at", TextField())).values_list(
-        "id", "affiliate_id", "brand_id", "country", "_at"
-    )
-    return {row[0]: Cust(*row[:4], _moment(row[4]) if row[4] else None) for row in rows.iterator(chunk_size=20000)}
-
-
-def refs_of(event_filter: Q) -> list[Ev]:
-    """Refunds and chargebacks pointing at the events the filter selects."""
-    from tracking.models import ConversionEvent
-
-    inner = ConversionEvent.objects.filter(event_filter).values("pk")
-    return load_events(ConversionEvent.objects.filter(type__in=VOIDING_TYPES, ref_event_id__in=inner))
