@@ -13,6 +13,9 @@ from decimal import Decimal
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.views import APIView
 
 from core.auth import bearer_token
 from core.keys import authenticate_key
@@ -143,3 +146,50 @@ def _strip_key(query_string: str) -> str:
     if KEY_PARAM + "=" not in query_string:
         return query_string
     return "&".join(part for part in query_string.split("&") if not part.startswith(KEY_PARAM + "="))
+
+
+class PostbackAnswerSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The inbound event id (for a duplicate: the original's).")
+    status = serializers.ChoiceField(choices=["accepted", "duplicate"])
+
+
+_PROBLEM = OpenApiResponse(description="application/problem+json with a stable `code` (see the integration guide)")
+_POSTBACK_SCHEMA = {
+    "summary": "S2S postback (source key)",
+    "description": "Parameters are the source's own names, translated by its mapping (with the default mapping, "
+    "the canonical event fields). The key may come as `Authorization: Bearer <key>` or `?key=`. Every "
+    "authenticated request is stored before the answer.",
+    "parameters": [
+        OpenApiParameter("key", str, description="The source key, for URL templates that cannot set headers"),
+    ],
+    "responses": {
+        202: PostbackAnswerSerializer,
+        200: OpenApiResponse(PostbackAnswerSerializer, description="Duplicate: this source sent this event id"),
+        400: _PROBLEM,
+        401: _PROBLEM,
+        404: _PROBLEM,
+        413: _PROBLEM,
+        429: OpenApiResponse(description="Past the source's rate limit; see Retry-After"),
+    },
+    "auth": [],
+    "tags": ["ingestion"],
+}
+
+
+class PostbackView(APIView):
+    """The postback as the OpenAPI schema describes it. Requests bypass DRF entirely (`dispatch`): the
+    endpoint is the plain view above, for speed."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def dispatch(self, request, *args, **kwargs):
+        return postback(request, *args, **kwargs)
+
+    @extend_schema(operation_id="postback_get", request=None, **_POSTBACK_SCHEMA)
+    def get(self, request, slug: str):
+        return postback(request._request, slug)
+
+    @extend_schema(operation_id="postback_post", request={"application/json": dict}, **_POSTBACK_SCHEMA)
+    def post(self, request, slug: str):
+        return postback(request._request, slug)
