@@ -75,12 +75,20 @@ def commission_process_event(*, event_id: int) -> list[CommissionEntry]:
         existing = ledger.entries_by_slot(CommissionEntry.objects.filter(customer_id=customer.pk))
         ledger.sync(scope.intended, existing, booker=booker, voided=scope.voided)
     if target.type in (EventType.REVENUE, EventType.FTD) and affiliate_id is not None:
-        period = engine.period_of(deals.local(target.brand_id, target.occurred_at))
-        if _closed(deals, target.brand_id, period, now):
+        # Late revenue for a closed month re-closes it for this affiliate, and the closed months after it
+        # (a negative carryover runs on).
+        period = deals.period(target.brand_id, target.occurred_at)
+        while _closed(deals, target.brand_id, period, now):
             booker.created += commission_period_close(
                 brand_id=target.brand_id, period=period, affiliate_ids=[affiliate_id], now=now
             )
+            period = _next_period(period)
     return booker.created
+
+
+def _next_period(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    return f"{year + (month == 12):04d}-{month % 12 + 1:02d}"
 
 
 @dataclass

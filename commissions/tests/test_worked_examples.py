@@ -301,3 +301,20 @@ def test_hybrid_pays_cpa_and_revshare():
         world.event(player, T.REVENUE, "500.00", on="2026-11-12")
         services.commission_close_last_month()
     assert sorted(amounts(world.affiliate)) == [Decimal("100.00"), Decimal("150.00")]
+
+
+def test_late_revenue_for_a_closed_month_carries_into_the_months_after_it():
+    # given carryover on, October -400.00 and November +1000.00, both months closed: Nov (1000 - 400) x 25% = 150.00
+    with time_machine.travel(at("2026-12-03"), tick=False):
+        world = World({**REVSHARE, "name": "RS", "negative_carryover": True})
+        player = world.customer(registered="2026-10-01")
+        world.event(player, T.REVENUE, "-400.00", on="2026-10-10", run=False)
+        world.event(player, T.REVENUE, "1000.00", on="2026-11-10", run=False)
+        services.commission_period_close(brand_id=world.brand.pk, period="2026-10")
+        services.commission_period_close(brand_id=world.brand.pk, period="2026-11")
+        assert total(world.affiliate) == Decimal("150.00")
+        # when a late October correction of -200.00 arrives
+        world.event(player, T.REVENUE, "-200.00", on="2026-10-20")
+    # then November becomes (1000 - 600) x 25% = 100.00, by an adjustment of -50.00
+    assert total(world.affiliate) == Decimal("100.00")
+    assert amounts(world.affiliate, EntryKind.ADJUSTMENT) == [Decimal("-50.00")]
