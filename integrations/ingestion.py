@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from affiliates.models import Brand
@@ -558,9 +559,34 @@ def inbound_process(*, inbound_ids: list[int], remap: bool = False, timing: Timi
     outcomes: dict[int, str] = {}
     ids = sorted(set(inbound_ids))
     for start in range(0, len(ids), PROCESS_CHUNK):
-        outcomes.update(_process_chunk(ids[start : start + PROCESS_CHUNK], remap=remap, timing=timing))
+        outcomes.update(_process_isolating_failures(ids[start : start + PROCESS_CHUNK], remap=remap, timing=timing))
     timing.total += time.perf_counter() - started
     return outcomes
+
+
+def _process_isolating_failures(ids: list[int], *, remap: bool, timing: Timing) -> dict[int, str]:
+    """A chunk that fails for a reason other than a transient database error is retried row by row, so one
+    poisonous event never holds back its neighbours; the one that still fails is rejected with the error
+    (`processing_error`, replayable once the cause is fixed) instead of being retried forever."""
+    try:
+        return _process_chunk(ids, remap=remap, timing=timing)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:
+        if len(ids) > 1:
+            outcomes: dict[int, str] = {}
+            for pk in ids:
+                outcomes.update(_process_isolating_failures([pk], remap=remap, timing=timing))
+            return outcomes
+        logger.exception("inbound event %s could not be processed", ids[0])
+        changed = InboundEvent.objects.filter(pk=ids[0], status=InboundStatus.RECEIVED).update(
+            status=InboundStatus.REJECTED,
+            reason_code="processing_error",
+            reason_detail=f"{type(exc).__name__}: {exc}"[:2000],
+            processed_at=timezone.now(),
+            attempts=F("attempts") + 1,
+        )
+        return {ids[0]: InboundStatus.REJECTED} if changed else {}
 
 
 def inbound_sweep(*, grace: timedelta = SWEEP_GRACE, limit: int = SWEEP_LIMIT) -> int:

@@ -241,3 +241,26 @@ def test_the_sweep_leaves_fresh_rows_to_their_task(source_client):
     with mock.patch("integrations.tasks.ingest_process.apply_async", side_effect=OSError("broker down")):
         send(client, ev("D1"))
     assert inbound_sweep() == 0  # received seconds ago: its task may still be on the way
+
+
+def test_an_event_that_breaks_processing_is_rejected_alone_and_its_neighbours_go_through(source_client):
+    source, client = source_client()
+    import tracking.events
+
+    real = tracking.events._event_from
+
+    def explode_on_d2(draft):
+        if draft.external_id == "D2":
+            raise RuntimeError("boom")
+        return real(draft)
+
+    with mock.patch.object(tracking.events, "_event_from", side_effect=explode_on_d2):
+        results = send(client, ev("D1"), ev("D2"), ev("D3"))
+    assert set(ConversionEvent.objects.filter(source=source).values_list("external_id", flat=True)) == {"D1", "D3"}
+    broken = InboundEvent.objects.get(pk=int(results[1]["id"]))
+    assert (broken.status, broken.reason_code, broken.reason_detail) == (
+        "rejected",
+        "processing_error",
+        "RuntimeError: boom",
+    )
+    assert inbound_replay(inbound_ids=[broken.pk]) == {broken.pk: InboundStatus.PROCESSED}
