@@ -122,7 +122,6 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> tuple[dict[str, Re
     os.environ.update(env)
     for key in set(os.environ) - set(env):
         del os.environ[key]
-    sys.path.insert(0, str(REPO))
     import django
     from django.core.management import call_command
 
