@@ -591,12 +591,9 @@ def _process_isolating_failures(ids: list[int], *, remap: bool, timing: Timing) 
 
 def inbound_sweep(*, grace: timedelta = SWEEP_GRACE, limit: int = SWEEP_LIMIT) -> int:
     """Process what was stored but never processed (a lost task, a broker outage). Returns the count."""
-    cutoff = timezone.now() - grace
-    ids = list(
-        InboundEvent.objects.filter(status=InboundStatus.RECEIVED, received_at__lte=cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    from .selectors import inbound_unprocessed_ids
+
+    ids = inbound_unprocessed_ids(received_before=timezone.now() - grace, limit=limit)
     if ids:
         inbound_process(inbound_ids=ids)
     return len(ids)

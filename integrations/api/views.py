@@ -11,9 +11,8 @@ from rest_framework.response import Response
 from core.idempotency import IdempotentPostMixin
 from core.parsers import _reject_constant
 from core.problems import PROBLEM_CONTENT_TYPE, problem_body
-from tracking.models import ConversionEvent
 
-from .. import services
+from .. import selectors, services
 from ..filters import EventFilter, FxRateFilter, InboundEventFilter, SourceFilter
 from ..ingestion import (
     RequestMeta,
@@ -26,7 +25,7 @@ from ..ingestion import (
     source_runtime,
 )
 from ..mapping import MappingError, compile_mapping
-from ..models import FxRate, InboundEvent, Source
+from ..models import FxRate, Source
 from .serializers import (
     ConversionEventSerializer,
     EventBatchInSerializer,
@@ -141,7 +140,7 @@ def _results(answers, offset: int = 0) -> list[dict]:
 class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """`POST` (source key): ingest one event or a batch. `GET` (management key): canonical events."""
 
-    queryset = ConversionEvent.objects.select_related("source", "brand", "customer")
+    queryset = selectors.conversion_events()
     serializer_class = ConversionEventSerializer
     filterset_class = EventFilter
     # The POST reads its own body: a 5 MiB limit (Django's own would stop at 2.5 MiB) and Decimal JSON.
@@ -236,7 +235,7 @@ class InboundEventViewSet(
 ):
     """Raw inbound events as stored (rejected ones with their reason), and replay."""
 
-    queryset = InboundEvent.objects.select_related("source", "mapping_version")
+    queryset = selectors.inbound_events()
     serializer_class = InboundEventSerializer
     filterset_class = InboundEventFilter
 

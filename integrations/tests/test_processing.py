@@ -264,3 +264,11 @@ def test_an_event_that_breaks_processing_is_rejected_alone_and_its_neighbours_go
         "RuntimeError: boom",
     )
     assert inbound_replay(inbound_ids=[broken.pk]) == {broken.pk: InboundStatus.PROCESSED}
+
+
+def test_rejections_are_counted_by_reason(source_client):
+    from integrations.selectors import inbound_reason_counts
+
+    source, client = source_client()
+    send(client, ev("D1", amount="x"), ev("D2", amount="y"), ev("D3", type_="jackpot"), ev("D4"))
+    assert inbound_reason_counts(source_id=source.pk) == {"invalid_amount": 2, "unknown_event_type": 1}
