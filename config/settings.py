@@ -179,6 +179,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=6),
         "options": {"expires": 5 * 60 * 60, "queue": "delivery"},
     },
+    "worker-heartbeat": {
+        "task": "core.tasks.worker_heartbeat",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25},
+    },
     "purge-idempotency-keys": {
         "task": "core.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),
