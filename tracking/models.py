@@ -65,14 +65,17 @@ class Click(models.Model):
     # constraints: each would cost a trigger lookup per INSERT and a shared lock on the same hot link,
     # affiliate and brand rows across all concurrent clicks. The ids come from the link just read, and
     # Django's PROTECT still refuses deleting a link, affiliate or brand that has clicks. The plain
-    # link/affiliate indexes are left out too: the composite indexes below begin with those columns.
+    # link/affiliate indexes are left out too: the composite indexes below begin with those columns; a
+    # brand's clicks are read by time range (created_at), so brand gets no index of its own to maintain.
     link = models.ForeignKey(
         TrackingLink, on_delete=models.PROTECT, related_name="clicks", db_constraint=False, db_index=False
     )
     affiliate = models.ForeignKey(
         "affiliates.Affiliate", on_delete=models.PROTECT, related_name="clicks", db_constraint=False, db_index=False
     )
-    brand = models.ForeignKey("affiliates.Brand", on_delete=models.PROTECT, related_name="clicks", db_constraint=False)
+    brand = models.ForeignKey(
+        "affiliates.Brand", on_delete=models.PROTECT, related_name="clicks", db_constraint=False, db_index=False
+    )
     sub1 = models.CharField(max_length=SUB_ID_LENGTH, blank=True)
     sub2 = models.CharField(max_length=SUB_ID_LENGTH, blank=True)
     sub3 = models.CharField(max_length=SUB_ID_LENGTH, blank=True)
