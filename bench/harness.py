@@ -101,7 +101,7 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
         ALLOWED_HOSTS="127.0.0.1,localhost",
         BENCH_ENDPOINTS="true",
         SECRET_KEY=secrets.token_urlsafe(40),
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL="ERROR",  # not the probes' 404s, nor kombu's notes about the in-memory broker
         # Long enough that no worker reconnects mid-run, which would lose its backend's CPU from the count.
         CONN_MAX_AGE="600",
         PYTHONWARNINGS="ignore:No directory at:UserWarning",
@@ -241,7 +241,10 @@ def main(argv: list[str] | None = None) -> int:
                     outcome.stored_per_s.append((spec.count_stored() - before) / result.duration_s)
                 outcome.runs.append(result)
                 server.wait_idle(gunicorn.process.pid)
-                print(f"{result.requests_per_s:,.0f} req/s, p99 {result.p99_ms:.1f} ms", flush=True)
+                if result.requests:
+                    print(f"{result.requests_per_s:,.0f} req/s, p99 {result.p99_ms:.1f} ms", flush=True)
+                else:
+                    print(f"no request completed in {args.duration:.0f}s: lengthen --duration", flush=True)
         ordered = [outcomes[n] for n in args.scenarios]
         print()
         print(format_table(ordered))

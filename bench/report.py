@@ -29,7 +29,8 @@ class ScenarioOutcome:
     note: str = ""
 
     def median(self, attr: str) -> float | None:
-        values = [getattr(r, attr) for r in self.runs]
+        """Median of a latency over the runs that completed requests (an empty run has no latency)."""
+        values = [getattr(r, attr) for r in self.runs if r.requests]
         return statistics.median(values) if values else None
 
     @property

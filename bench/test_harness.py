@@ -129,6 +129,13 @@ def test_without_body_counts_units_are_requests_with_an_expected_status_times_th
     assert batch.units_per_s == 10_000.0
 
 
+def test_a_run_that_completed_nothing_has_no_latency_rather_than_zero():
+    batch = ScenarioOutcome(name="events_batch", runs=[run(0, 3, p50=0.0, p99=0.0)])
+
+    assert batch.median("p99_ms") is None
+    assert table_rows([batch])[0][2:4] == ("-", "-")
+
+
 def test_cpu_ratio_is_the_ceilings_cost_over_the_scenarios():
     assert cpu_ratio(2.0, 1.5) == 0.75
     assert cpu_ratio(None, 1.5) is None and cpu_ratio(0.0, 1.5) is None
