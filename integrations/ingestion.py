@@ -370,7 +370,7 @@ class _Context:
     brands: dict[str, int | None] = field(default_factory=dict)
     brand_objects: dict[int, Brand] = field(default_factory=dict)
     rates: RateCache = field(default_factory=RateCache)
-    customers: dict[tuple, tuple[Customer, datetime]] = field(default_factory=dict)
+    customers: dict[tuple, tuple[Customer, datetime, set]] = field(default_factory=dict)
 
     def mapper(self, source: Source) -> tuple[Mapper | None, str, int | None]:
         if source.pk not in self.mappers:
@@ -384,13 +384,16 @@ class _Context:
         return self.brands[slug]
 
     def customer(self, *, brand_id, external_id, hints, occurred_at, country, registration) -> Customer:
-        """customer_resolve for the event, skipped only where it provably changes nothing: the same customer
-        was resolved earlier in this transaction (its row is still locked) with the same hints, country and
-        registration flag, at a time no later than this event's, and is attributed or has no hints to try."""
-        key = (brand_id, external_id, tuple(sorted(hints.items())), country, registration)
+        """customer_resolve for the event, skipped only where it provably changes nothing: the customer was
+        resolved earlier in this transaction (its row is still locked) for an event no later than this one,
+        and this event brings nothing to apply (no hints it has not tried, no registration, no new country)."""
+        key = (brand_id, external_id)
         hit = self.customers.get(key)
-        if hit is not None and hit[1] <= occurred_at and (hit[0].affiliate_id is not None or not hints):
-            return hit[0]
+        if hit is not None:
+            customer, earliest, tried = hit
+            nothing_new = not registration and (not country or customer.country) and hints.items() <= tried
+            if nothing_new and earliest <= occurred_at and (customer.affiliate_id is not None or not hints):
+                return customer
         customer = customer_resolve(
             brand=self.brand(brand_id),
             external_id=external_id,
@@ -401,7 +404,8 @@ class _Context:
             event=None,
         )
         earliest = min(occurred_at, hit[1]) if hit is not None else occurred_at
-        self.customers[key] = (customer, earliest)
+        tried = (hit[2] | hints.items()) if hit is not None else set(hints.items())
+        self.customers[key] = (customer, earliest, tried)
         return customer
 
     def brand(self, brand_id: int) -> Brand:
