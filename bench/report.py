@@ -148,7 +148,7 @@ def table_rows(outcomes: list[ScenarioOutcome]) -> list[tuple[str, ...]]:
         rows.append(
             (
                 o.name,
-                _num(o.requests_per_s, ",.0f"),
+                _num(o.requests_per_s, ",.0f" if (o.requests_per_s or 0) >= 100 else ",.1f"),
                 _num(o.median("p50_ms"), ".2f"),
                 _num(o.median("p99_ms"), ".2f"),
                 str(o.errors),

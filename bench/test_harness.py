@@ -158,7 +158,7 @@ def test_the_table_shows_ratio_latency_errors_and_unavailable_scenarios():
     rows = table_rows([ceiling, redirect, postback])
 
     assert rows[0][:8] == ("ceiling", "100", "9.00", "31.50", "0", "0", "0", "100%")
-    assert rows[1][:10] == ("redirect", "70", "12.25", "48.00", "0", "0", "0", "70%", "2.00", "75%")
+    assert rows[1][:10] == ("redirect", "70.0", "12.25", "48.00", "0", "0", "0", "70%", "2.00", "75%")
     assert rows[1][-1] == ">=80% ceiling: missed"
     assert rows[2][1] == "unavailable" and rows[2][-1] == "404: endpoint not there yet"
     assert "unavailable" in format_table([ceiling, redirect, postback])
