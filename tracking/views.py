@@ -1,8 +1,10 @@
 """`GET /t/<token>`: record the click, redirect to the landing page. The hottest path: no template, no
 DRF, no ORM model instances; one INSERT."""
 
+import logging
 from datetime import timedelta
 
+from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseNotFound
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -24,6 +26,8 @@ from .redirect import (
 )
 from .services import click_id_new, click_record
 
+logger = logging.getLogger(__name__)
+
 
 def _not_found() -> HttpResponse:
     return HttpResponseNotFound(b"Unknown link.\n", content_type="text/plain")
@@ -38,9 +42,7 @@ def track(request, token: str):
         return _not_found()
     if request.method == "HEAD":
         # Link checkers and prefetchers: show where the link goes, record no click.
-        response = HttpResponse(status=302)
-        response["Location"] = landing_url(link)
-        return response
+        return _redirect(landing_url(link))
     meta = request.META
     user_agent = clean_text(meta.get("HTTP_USER_AGENT", ""), USER_AGENT_LENGTH)
     subs = sub_ids_from_query(meta.get("QUERY_STRING", ""))
@@ -55,22 +57,32 @@ def track(request, token: str):
     now = timezone.now()
     window = setting("CLICK_DUPLICATE_WINDOW_SECONDS")
     click_id = click_id_new()
-    click_record(
-        link_id=link.link_id,
-        affiliate_id=link.affiliate_id,
-        brand_id=link.brand_id,
-        subs=subs,
-        country=visitor_country(meta, ip),
-        ip=ip,
-        user_agent=user_agent,
-        referrer=clean_text(meta.get("HTTP_REFERER", ""), REFERRER_LENGTH),
-        flag=flag,
-        duplicate_since=now - timedelta(seconds=window) if window else None,
-        click_id=click_id,
-        now=now,
-    )
+    try:
+        click_record(
+            link_id=link.link_id,
+            affiliate_id=link.affiliate_id,
+            brand_id=link.brand_id,
+            subs=subs,
+            country=visitor_country(meta, ip),
+            ip=ip,
+            user_agent=user_agent,
+            referrer=clean_text(meta.get("HTTP_REFERER", ""), REFERRER_LENGTH),
+            flag=flag,
+            duplicate_since=now - timedelta(seconds=window) if window else None,
+            click_id=click_id,
+            now=now,
+        )
+    except DatabaseError:
+        # The database is unreachable: the visitor still reaches the landing page, without a click id
+        # (one that was never stored could attribute nobody).
+        logger.exception("Click on link %s not recorded", link.link_id)
+        return _redirect(landing_url(link))
+    return _redirect(target_url(link, click_id, subs))
+
+
+def _redirect(location: str) -> HttpResponse:
     response = HttpResponse(status=302)
-    response["Location"] = target_url(link, click_id, subs)
+    response["Location"] = location
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer-when-downgrade"
     return response

@@ -3,6 +3,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import time_machine
+from django.db import OperationalError
 from django.test import override_settings
 
 from affiliates.choices import AffiliateStatus
@@ -165,6 +166,18 @@ def test_head_shows_the_landing_page_without_recording_a_click(client, link):
     assert response.status_code == 302
     assert response["Location"] == "https://casino.example.com/welcome?lang=en"
     assert not Click.objects.exists()
+
+
+def test_visitor_still_reaches_the_landing_page_when_the_click_cannot_be_stored(client, link, monkeypatch):
+    def down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("tracking.views.click_record", down)
+
+    response = hit(client, link.token, "sub1=x")
+
+    assert response.status_code == 302
+    assert response["Location"] == "https://casino.example.com/welcome?lang=en"
 
 
 def test_post_is_not_allowed(client, link):
