@@ -2,12 +2,14 @@
 
 It connects to the checked address (no second DNS lookup), sends the URL's host as the Host header and TLS
 server name (so certificates are verified against the name), never follows redirects, gives the whole exchange
-a deadline, and reads at most a capped number of bytes of the answer.
+a deadline, and reads at most a capped number of bytes of the answer. A connection whose answer was read
+whole is kept alive for the next request to the same checked address from the same delivery thread.
 """
 
 import http.client
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 
@@ -46,6 +48,54 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 _tls_context = ssl.create_default_context()
 
+# Kept-alive connections, per delivery thread, keyed by the checked address and the host name: a connection is
+# reused only for the same checked IP, so keeping it alive never skips the SSRF check.
+KEEP_ALIVE_SECONDS = 15.0
+KEEP_ALIVE_PER_THREAD = 8
+_kept = threading.local()
+_kept_all: set = set()
+_kept_lock = threading.Lock()
+
+
+def close_kept_connections() -> None:
+    """Close every kept-alive connection of every thread (a worker shutting down, a test ending)."""
+    with _kept_lock:
+        connections = list(_kept_all)
+        _kept_all.clear()
+    for conn in connections:
+        conn.close()
+
+
+def _pooled(key: tuple, timeout: float) -> http.client.HTTPConnection | None:
+    pool = getattr(_kept, "pool", None)
+    entry = pool.pop(key, None) if pool else None
+    if entry is None:
+        return None
+    conn, since = entry
+    with _kept_lock:
+        _kept_all.discard(conn)
+    if time.monotonic() - since > KEEP_ALIVE_SECONDS or conn.sock is None:
+        conn.close()
+        return None
+    conn.timeout = timeout
+    conn.sock.settimeout(timeout)
+    return conn
+
+
+def _release(key: tuple, conn: http.client.HTTPConnection) -> None:
+    pool = getattr(_kept, "pool", None)
+    if pool is None:
+        pool = _kept.pool = {}
+    while len(pool) >= KEEP_ALIVE_PER_THREAD:
+        oldest = min(pool, key=lambda k: pool[k][1])
+        stale = pool.pop(oldest)[0]
+        with _kept_lock:
+            _kept_all.discard(stale)
+        stale.close()
+    pool[key] = (conn, time.monotonic())
+    with _kept_lock:
+        _kept_all.add(conn)
+
 
 def _connection(target: Target, timeout: float) -> http.client.HTTPConnection:
     if target.scheme == "https":
@@ -76,12 +126,24 @@ def http_send(
     except UnsafeTarget as exc:
         return HttpResult(status=None, body=b"", error=f"refused: {exc}"[:500], latency_ms=elapsed_ms(), refused=True)
     deadline = started + timeout
-    conn = _connection(target, timeout)
+    key = (target.scheme, target.ip, target.port, target.host)
+    conn = _pooled(key, timeout)
+    reused, keep = conn is not None, False
+    if conn is None:
+        conn = _connection(target, timeout)
+    request_headers = {"Host": target.host_header, "User-Agent": USER_AGENT, **headers}
     try:
-        conn.request(
-            method, target.path, body=body, headers={"Host": target.host_header, "User-Agent": USER_AGENT, **headers}
-        )
-        response = conn.getresponse()
+        try:
+            conn.request(method, target.path, body=body, headers=request_headers)
+            response = conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            if not reused:
+                raise
+            # A kept-alive connection the receiver closed meanwhile: once more, on a new connection.
+            conn.close()
+            conn = _connection(target, timeout)
+            conn.request(method, target.path, body=body, headers=request_headers)
+            response = conn.getresponse()
         chunks, size = [], 0
         while size < max_bytes:
             remaining = deadline - time.monotonic()
@@ -96,6 +158,8 @@ def http_send(
             size += len(chunk)
         if time.monotonic() > deadline:
             raise TimeoutError("the answer took longer than the deadline")
+        # Keep the connection only when the whole answer was read and the receiver allows it.
+        keep = response.isclosed() and not response.will_close
         return HttpResult(status=response.status, body=b"".join(chunks), error="", latency_ms=elapsed_ms())
     except TimeoutError:
         return HttpResult(status=None, body=b"", error=f"timeout after {timeout:g} s", latency_ms=elapsed_ms())
@@ -103,4 +167,7 @@ def http_send(
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return HttpResult(status=None, body=b"", error=message[:500], latency_ms=elapsed_ms())
     finally:
-        conn.close()
+        if keep:
+            _release(key, conn)
+        else:
+            conn.close()

@@ -17,8 +17,11 @@ def private_targets(settings):
 
 @pytest.fixture
 def receiver(private_targets):
+    from integrations.webhooks.transport import close_kept_connections
+
     server = start_receiver()
     yield server
+    close_kept_connections()
     stop_receiver(server)
 
 

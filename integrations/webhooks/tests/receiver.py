@@ -1,7 +1,8 @@
 """A real local HTTP receiver for delivery tests, on 127.0.0.1 (ports 8070-8079, else any free port).
 
 Each request is answered by the next scripted behaviour (the last one repeats): a status code with an optional
-body and headers, `"close"` (drop the connection unanswered), `"hang"` (answer nothing until the test ends),
+body and headers, `"close"` (drop the connection unanswered), `"ok-then-drop"` (a 200, then the kept-alive connection is
+dropped), `"hang"` (answer nothing until the test ends),
 or `"huge"` (a 200 with a body far larger than the read cap).
 """
 
@@ -19,6 +20,7 @@ class Received:
     path: str
     headers: dict
     body: bytes
+    client_port: int = 0
 
 
 @dataclass
@@ -50,9 +52,8 @@ def _handler(receiver: Receiver):
         def _handle(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            receiver.requests.append(
-                Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-            )
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            receiver.requests.append(Received(self.command, self.path, headers, body, self.client_address[1]))
             behaviour = receiver.next_behaviour()
             if behaviour == "close":
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -60,6 +61,16 @@ def _handler(receiver: Receiver):
                 return
             if behaviour == "hang":
                 receiver.release.wait(10)
+                self.close_connection = True
+                return
+            if behaviour == "ok-then-drop":
+                # Answer as if the connection stays open, then drop it: the client's kept connection goes stale.
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
                 return
             if behaviour == "huge":

@@ -151,3 +151,24 @@ def test_https_verifies_the_certificate_against_the_host_name_not_the_address():
     connect.assert_called_once_with(("93.184.215.14", 443), 1)
     wrap.assert_called_once_with(sock, server_hostname="hooks.example.com")
     assert _tls_context.check_hostname
+
+
+def _get(url):
+    return http_send(method="GET", url=url, headers={}, body=None, timeout=2, max_bytes=100, allow_private=True)
+
+
+def test_a_connection_is_kept_alive_for_the_next_request_to_the_same_checked_address(receiver):
+    first, second = _get(receiver.url("/a")), _get(receiver.url("/b"))
+
+    assert (first.status, second.status) == (200, 200)
+    assert receiver.requests[0].client_port == receiver.requests[1].client_port
+
+
+def test_a_kept_connection_the_receiver_dropped_is_replaced_and_the_request_sent_once(receiver):
+    receiver.script = ["ok-then-drop", 200]
+
+    first, second = _get(receiver.url("/a")), _get(receiver.url("/b"))
+
+    assert (first.status, second.status) == (200, 200)
+    assert [r.path for r in receiver.requests] == ["/a", "/b"]
+    assert receiver.requests[0].client_port != receiver.requests[1].client_port
