@@ -249,9 +249,24 @@ def commission_recalculate(
 
 
 class _DryRun(ledger.Booker):
-    """A booker that writes nothing: the what-if of a recalculation."""
+    """A booker that writes nothing: the what-if of a recalculation (sync() lists the differences)."""
 
     def _insert(self, entry):
+        return None
+
+    def book_new(self, item):
+        return None
+
+    def book_adjustment(self, item, *, seq, diff, why):
+        return None
+
+    def book_correction(self, entries, *, diff, why):
+        return None
+
+    def reverse_slot(self, entries, *, reason):
+        return []
+
+    def release(self, entries, item):
         return None
 
 
