@@ -212,7 +212,7 @@ def resolve_cpa(c: CpaCandidate, counter: CpaCounter, deals: Deals) -> Intended:
             if tier is not None:
                 amount, how = (
                     tier["cpa_amount"],
-                    f"tier of {tier['min_ftds']}+ FTDs reached (CPA #{rank} in {c.period})",
+                    f"tier of {tier['min_ftds']}+ FTDs reached: CPA #{rank} of {c.period}",
                 )
     status_reject, note = _status_note(deals, c.affiliate_id)
     rejected = rejected or status_reject
