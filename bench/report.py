@@ -96,10 +96,22 @@ def cpu_ratio(scenario: float | None, ceiling: float | None) -> float | None:
     return ceiling / scenario
 
 
-def verdict(outcome: ScenarioOutcome, ceiling_rps: float | None) -> str:
+def ratio_to_ceiling(outcome: ScenarioOutcome, ceiling: ScenarioOutcome | None) -> float | None:
+    """The scenario's requests/s over the ceiling's. With one ceiling run per round, the median of the
+    per-round ratios: each pairs runs made seconds apart, so a machine whose other load drifts between
+    rounds moves both sides of each ratio alike."""
+    if ceiling is None:
+        return None
+    pairs = list(zip(outcome.runs, ceiling.runs, strict=False))
+    if pairs and len(outcome.runs) == len(ceiling.runs) and all(c.requests_per_s for _, c in pairs):
+        return statistics.median(s.requests_per_s / c.requests_per_s for s, c in pairs)
+    return ratio(outcome.requests_per_s, ceiling.requests_per_s)
+
+
+def verdict(outcome: ScenarioOutcome, ceiling: ScenarioOutcome | None) -> str:
     """'met', 'missed' or '' (no target, or nothing measured)."""
     checks = []
-    r = ratio(outcome.requests_per_s, ceiling_rps)
+    r = ratio_to_ceiling(outcome, ceiling)
     if outcome.target_ratio is not None and r is not None:
         checks.append(r >= outcome.target_ratio)
     if outcome.target_units_per_s is not None and outcome.units_per_s is not None:
@@ -133,18 +145,17 @@ TEXT_COLUMNS = (0, len(HEADERS) - 1)
 
 def table_rows(outcomes: list[ScenarioOutcome]) -> list[tuple[str, ...]]:
     ceiling = next((o for o in outcomes if o.name == CEILING), None)
-    ceiling_rps = ceiling.requests_per_s if ceiling else None
     ceiling_cpu = ceiling.cpu_ms if ceiling else None
     rows = []
     for o in outcomes:
         if o.unavailable:
             rows.append((o.name, "unavailable", *[""] * (len(HEADERS) - 3), o.unavailable))
             continue
-        r = ratio(o.requests_per_s, ceiling_rps)
+        r = ratio_to_ceiling(o, ceiling)
         units = f"{o.units_per_s:,.0f} {o.unit}" if o.units_per_request != 1 and o.units_per_s is not None else ""
         target = _target_text(o)
         if target:
-            target = f"{target}: {verdict(o, ceiling_rps) or 'n/a'}"
+            target = f"{target}: {verdict(o, ceiling) or 'n/a'}"
         rows.append(
             (
                 o.name,
@@ -179,8 +190,7 @@ def format_table(outcomes: list[ScenarioOutcome]) -> str:
 
 
 def outcome_json(outcome: ScenarioOutcome, ceiling: ScenarioOutcome) -> dict:
-    ceiling_rps = ceiling.requests_per_s
-    r = ratio(outcome.requests_per_s, ceiling_rps)
+    r = ratio_to_ceiling(outcome, ceiling)
     return {
         "name": outcome.name,
         "unavailable": outcome.unavailable or None,
@@ -204,6 +214,6 @@ def outcome_json(outcome: ScenarioOutcome, ceiling: ScenarioOutcome) -> dict:
         "stored_rows_per_s": statistics.median(outcome.stored_per_s) if outcome.stored_per_s else None,
         "target_ratio": outcome.target_ratio,
         "target_units_per_s": outcome.target_units_per_s,
-        "verdict": verdict(outcome, ceiling_rps) or None,
+        "verdict": verdict(outcome, ceiling) or None,
         "runs": [run.as_dict() for run in outcome.runs],
     }
