@@ -48,7 +48,7 @@ def bench_env() -> dict:
 # --- The receiver (its own process) ----------------------------------------------------------------
 
 
-def receive(secret: str, port: int, verified, rejected, ready) -> None:
+def receive(secret: str, ports: list[int], verified, rejected, ready, bound) -> None:
     from standardwebhooks import Webhook
 
     hook = Webhook(secret)
@@ -78,8 +78,17 @@ def receive(secret: str, port: int, verified, rejected, ready) -> None:
             writer.close()
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=2048)
+        server = None
+        for port in ports:
+            try:
+                server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=2048)
+            except OSError:
+                continue
+            bound.value = port
+            break
         ready.set()
+        if server is None:
+            return
         async with server:
             await server.serve_forever()
 
@@ -172,13 +181,19 @@ def main() -> int:
     Delivery.objects.all().delete()
     OutboxEvent.objects.all().delete()
     WebhookEndpoint.objects.all().delete()
-    endpoint, secret = endpoint_create(url=f"http://127.0.0.1:{RECEIVER_PORT}/hooks", event_types=["*"])
+    from integrations.webhooks.signing import secret_generate
 
-    verified, rejected = multiprocessing.Value("i", 0), multiprocessing.Value("i", 0)
+    secret = secret_generate()
+    verified, rejected, bound = (multiprocessing.Value("i", 0) for _ in range(3))
     ready = multiprocessing.Event()
-    receiver = multiprocessing.Process(target=receive, args=(secret, RECEIVER_PORT, verified, rejected, ready))
+    ports = [RECEIVER_PORT, *range(RECEIVER_PORT + 1, RECEIVER_PORT + 10)]
+    receiver = multiprocessing.Process(target=receive, args=(secret, ports, verified, rejected, ready, bound))
     receiver.start()
-    ready.wait(10)
+    if not ready.wait(30) or not bound.value:
+        receiver.terminate()
+        raise SystemExit(f"the receiver could not listen on any of ports {ports[0]}-{ports[-1]}")
+    endpoint, _ = endpoint_create(url=f"http://127.0.0.1:{bound.value}/hooks", event_types=["*"])
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret=secret)
     workers = []
     try:
         if not args.backlog:
