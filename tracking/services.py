@@ -145,7 +145,13 @@ _CLICK_COLUMNS = (
 _CLICK_VALUES = ", ".join(["%s"] * (len(_CLICK_COLUMNS) - 2))
 # Only identifiers from the model's own metadata are interpolated; every value is a parameter.
 _INSERT_CLICK = f"INSERT INTO {_CLICK_TABLE} ({', '.join(_CLICK_COLUMNS)}) VALUES ({_CLICK_VALUES}, %s, %s)"  # noqa: S608
-_SEEN = f"EXISTS (SELECT 1 FROM {_CLICK_TABLE} WHERE link_id = %s AND ip = %s AND created_at >= %s)"  # noqa: S608
+# "Did this IP click this link since …?" Written as newest-first with LIMIT 1 so that even PostgreSQL's
+# generic plan for the prepared statement walks the (link, ip, created_at) index: a plain EXISTS gets a
+# generic plan that scans the whole table, expecting an early hit.
+_SEEN = (
+    f"(SELECT 1 FROM {_CLICK_TABLE} WHERE link_id = %s AND ip = %s AND created_at >= %s"  # noqa: S608
+    " ORDER BY created_at DESC LIMIT 1) IS NOT NULL"
+)
 _INSERT_CLICK_FLAG_DUPLICATE = (
     f"INSERT INTO {_CLICK_TABLE} ({', '.join(_CLICK_COLUMNS)}) VALUES ({_CLICK_VALUES},"  # noqa: S608
     f" CASE WHEN {_SEEN} THEN %s ELSE '' END, CASE WHEN {_SEEN} THEN %s ELSE %s END)"
