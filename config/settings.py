@@ -234,7 +234,22 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Several models have a `status` or `kind`: name each choice set for what it is.
+    "ENUM_NAME_OVERRIDES": {
+        "AffiliateStatusEnum": "affiliates.choices.AffiliateStatus",
+        "DealKindEnum": "affiliates.choices.DealKind",
+        "EventStatusEnum": "tracking.choices.EventStatus",
+        "EventTypeEnum": "tracking.choices.EventType",
+        "AttributionMethodEnum": "tracking.choices.AttributionMethod",
+        "ClickFlagEnum": "tracking.choices.ClickFlag",
+        "SourceKindEnum": "integrations.models.SourceKind",
+        "InboundStatusEnum": "integrations.models.InboundStatus",
+        "EntryKindEnum": "commissions.choices.EntryKind",
+        "EntryStatusEnum": "commissions.choices.EntryStatus",
+        "AlertKindEnum": "integrations.monitoring.models.AlertKind",
+        "SeverityEnum": "integrations.monitoring.models.Severity",
+        "DeliveryStatusEnum": "integrations.webhooks.choices.DeliveryStatus",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"BearerKey": {"type": "http", "scheme": "bearer", "description": "API key"}}
     },
