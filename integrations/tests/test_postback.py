@@ -204,3 +204,24 @@ def test_with_the_broker_down_the_postback_is_still_accepted_and_the_sweep_proce
 def test_other_methods_are_405(casino):
     source, key, client = casino
     assert client.delete(f"/postback/{source.slug}/?key={key}").status_code == 405
+
+
+def test_postbacks_are_handed_to_the_queue_in_groups(casino, monkeypatch):
+    from config.celery import app
+    from integrations import ingestion
+
+    source, key, client = casino
+    monkeypatch.setattr(ingestion, "HANDOVER_WINDOW", 3600)  # flushed by hand below
+    app.conf.task_always_eager = False
+    try:
+        with mock.patch("integrations.tasks.ingest_process.apply_async") as apply_async:
+            ids = [
+                int(client.get(f"/postback/{source.slug}/?action=reg&player=P{n}&key={key}").json()["id"])
+                for n in range(3)
+            ]
+            assert apply_async.call_count == 0
+            ingestion._handover.flush()
+    finally:
+        app.conf.task_always_eager = True
+    apply_async.assert_called_once_with(args=[ids], retry=False)
+    assert InboundEvent.objects.filter(pk__in=ids, status=InboundStatus.RECEIVED).count() == 3
