@@ -12,6 +12,7 @@ import re
 import socket
 import threading
 import time
+from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
@@ -63,11 +64,31 @@ _cache: dict[str, tuple[float, CachedLink | None]] = {}
 _lock = threading.Lock()
 
 
+_recent_clicks: dict[tuple[int, str], datetime] = {}
+RECENT_CLICKS_MAX_ENTRIES = 100_000
+
+
+def clicked_recently(link_id: int, ip: str, now: datetime, since: datetime) -> bool:
+    """Whether this process saw `ip` click `link_id` at or after `since`; remembers this click either way.
+
+    Repeats from one visitor usually reach the same worker (keep-alive, bursts of bots and refreshes):
+    they are flagged here without asking the database. A repeat that reaches another process is still
+    caught by the database probe in `click_record`.
+    """
+    key = (link_id, ip)
+    last = _recent_clicks.get(key)
+    if len(_recent_clicks) >= RECENT_CLICKS_MAX_ENTRIES:
+        _recent_clicks.clear()
+    _recent_clicks[key] = now
+    return last is not None and since <= last <= now
+
+
 def link_cache_forget(token: str | None = None) -> None:
     """Drop one token (or everything) from this process's cache."""
     with _lock:
         if token is None:
             _cache.clear()
+            _recent_clicks.clear()
         else:
             _cache.pop(token, None)
 

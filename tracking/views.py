@@ -16,6 +16,7 @@ from .redirect import (
     TOKEN_RE,
     USER_AGENT_LENGTH,
     clean_text,
+    clicked_recently,
     client_ip,
     is_bot,
     landing_url,
@@ -56,6 +57,9 @@ def track(request, token: str):
         flag = ClickFlag.NONE
     now = timezone.now()
     window = setting("CLICK_DUPLICATE_WINDOW_SECONDS")
+    since = now - timedelta(seconds=window) if window else None
+    if since is not None and ip is not None and clicked_recently(link.link_id, ip, now, since) and not flag:
+        flag = ClickFlag.DUPLICATE
     click_id = click_id_new()
     try:
         click_record(
@@ -68,7 +72,7 @@ def track(request, token: str):
             user_agent=user_agent,
             referrer=clean_text(meta.get("HTTP_REFERER", ""), REFERRER_LENGTH),
             flag=flag,
-            duplicate_since=now - timedelta(seconds=window) if window else None,
+            duplicate_since=since,
             click_id=click_id,
             now=now,
         )

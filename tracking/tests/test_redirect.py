@@ -11,11 +11,13 @@ from affiliates.tests.factories import BrandFactory
 from tracking import selectors
 from tracking.choices import ClickFlag
 from tracking.models import Click
-from tracking.redirect import is_bot, link_cache_forget
+from tracking.redirect import _recent_clicks, is_bot, link_cache_forget
 from tracking.services import tracking_link_set_active
 from tracking.tests.factories import TrackingLinkFactory
 
 pytestmark = pytest.mark.django_db
+
+clear_recent_clicks = _recent_clicks.clear
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -205,6 +207,20 @@ def test_same_ip_and_link_within_window_is_duplicate(client, link):
 
     flags = list(Click.objects.order_by("created_at", "pk").values_list("flag", "is_billable"))
     assert flags == [("", True), ("duplicate", False), ("", True), ("", True)]
+
+
+def test_repeat_reaching_another_worker_is_flagged_by_the_database(client, link):
+    with time_machine.travel(NOW, tick=False) as clock:
+        hit(client, link.token)
+        clear_recent_clicks()  # the next request lands on a process that has not seen this visitor
+        clock.shift(dt.timedelta(seconds=30))
+        hit(client, link.token)
+        clear_recent_clicks()
+        clock.shift(dt.timedelta(seconds=61))
+        hit(client, link.token)
+
+    flags = list(Click.objects.order_by("created_at", "pk").values_list("flag", "is_billable"))
+    assert flags == [("", True), ("duplicate", False), ("", True)]
 
 
 @override_settings(CLICK_DUPLICATE_WINDOW_SECONDS=5)
