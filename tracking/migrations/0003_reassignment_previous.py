@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tracking', '0002_conflict_once'),
+        ("tracking", "0002_conflict_once"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customerreassignment',
-            name='previous',
-            field=models.JSONField(blank=True, default=dict, help_text='The attribution before the change: method, click id, link, sub ids.'),
+            model_name="customerreassignment",
+            name="previous",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="The attribution before the change: method, click id, link, sub ids.",
+            ),
         ),
     ]
