@@ -3,7 +3,8 @@
 
     .venv/bin/python bench/ingest_e2e.py [--events 60000] [--customers 12000] [--chunk 500] [--sqlite]
 
-What it runs: PostgreSQL database `bench_h5` (dropped and created; `--sqlite` uses /tmp/bench_h5.sqlite3),
+What it runs: PostgreSQL database `bench_h5` (or $BENCH_DB_NAME; dropped and created; `--sqlite` uses
+/tmp/<that name>.sqlite3),
 migrated from this checkout. One casino brand, 200 affiliates with a tracking link each and one click per
 customer. A source on the default mapping has `--events` raw inbound events stored (not timed): per
 customer a registration carrying its click id and sub ids, an FTD, then deposits, bets and daily revenue,
@@ -29,10 +30,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DB_NAME = "bench_h5"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_h5")
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/5")
-SQLITE_PATH = "/tmp/bench_h5.sqlite3"
+SQLITE_PATH = f"/tmp/{DB_NAME}.sqlite3"
 
 
 def setup(use_sqlite: bool) -> None:

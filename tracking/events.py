@@ -25,6 +25,7 @@ from .models import ConversionEvent, Customer
 
 logger = logging.getLogger(__name__)
 SUB_FIELDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
+COMMISSION_MESSAGE_SIZE = 500
 
 
 @dataclass
@@ -309,17 +310,17 @@ def _enqueue_commissions(event_ids: list[int]) -> None:
         return
 
     def send():
-        from commissions.tasks import process_event
+        from commissions.tasks import process_event, process_events
 
         if process_event.app.conf.task_always_eager:
             for event_id in event_ids:
                 process_event.delay(event_id)
             return
         try:
-            # One producer (one broker connection) for the whole batch instead of one per message.
-            with process_event.app.producer_or_acquire() as producer:
-                for event_id in event_ids:
-                    process_event.apply_async((event_id,), producer=producer)
+            # One message per batch of events: a message per event costs more than recording the event.
+            with process_events.app.producer_or_acquire() as producer:
+                for start in range(0, len(event_ids), COMMISSION_MESSAGE_SIZE):
+                    process_events.apply_async((event_ids[start : start + COMMISSION_MESSAGE_SIZE],), producer=producer)
         except Exception:  # broker down: the events are stored; process_event can be re-run for them
             logger.exception("could not enqueue commissions for %d event(s)", len(event_ids))
 

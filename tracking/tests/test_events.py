@@ -83,3 +83,44 @@ def test_event_apply_reports_whether_the_status_changed():
     update.ref_event = None
     assert event_apply(event=update, target=target) is True
     assert event_apply(event=update, target=target) is False
+
+
+def test_a_worker_hands_a_whole_batch_to_the_commission_queue_in_one_message(django_capture_on_commit_callbacks):
+    import contextlib
+    from unittest import mock
+
+    from commissions.tasks import process_events
+    from config.celery import app
+
+    source = SourceFactory()
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with (
+            mock.patch.object(app, "producer_or_acquire", lambda: contextlib.nullcontext(None)),
+            mock.patch.object(process_events, "apply_async") as send,
+            mock.patch("tracking.events.outbox_publish"),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            recorded = events_record(drafts=[draft(source, f"D{n}") for n in range(3)])
+    finally:
+        app.conf.task_always_eager = eager
+    [call] = send.call_args_list
+    assert call.args[0] == ([o.event_id for o in recorded],) and len(recorded) == 3
+
+
+def test_the_bulk_commission_task_computes_each_event_and_a_failing_one_does_not_stop_the_rest():
+    from unittest import mock
+
+    from commissions.tasks import process_events
+
+    seen = []
+
+    def compute(*, event_id):
+        seen.append(event_id)
+        if event_id == 2:
+            raise ValueError("broken event")
+
+    with mock.patch("commissions.services.commission_process_event", side_effect=compute):
+        process_events([1, 2, 3])
+    assert seen == [1, 2, 3]
