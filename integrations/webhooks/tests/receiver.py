@@ -99,11 +99,18 @@ def _handler(receiver: Receiver):
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # Many deliveries connect at once (a thread pool per worker): the default listen backlog of 5
+    # would drop connections on a loaded machine and turn a test of the sender into one of the receiver.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 def start_receiver() -> Receiver:
     last_error = None
     for port in [*range(8070, 8080), 0]:
         try:
-            server = ThreadingHTTPServer(("127.0.0.1", port), None)
+            server = _Server(("127.0.0.1", port), None)
             break
         except OSError as exc:
             last_error = exc

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from integrations.webhooks.choices import DeliveryStatus
 from integrations.webhooks.delivery import deliveries_run
-from integrations.webhooks.models import Delivery
+from integrations.webhooks.models import Delivery, DeliveryAttempt
 from integrations.webhooks.outbox import outbox_dispatch
 
 from .factories import OutboxEventFactory, WebhookEndpointFactory
@@ -35,7 +35,8 @@ def test_concurrent_workers_send_each_delivery_once(receiver):
     for thread in threads:
         thread.join()
 
-    assert len(receiver.requests) == 20
+    failed = list(DeliveryAttempt.objects.filter(success=False).values_list("error", "response_status"))
+    assert len(receiver.requests) == 20, failed
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 20
     assert Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.SUCCEEDED, attempts=1).count() == 20
 
