@@ -139,6 +139,18 @@ WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=90)
 # Mounts /bench/ceiling (bench/views.py), the benchmark harness's baseline view. Never in production.
 BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 
+# --- Tracking (see tracking/conf.py) --------------------------------------------------------------
+TRACKING_LINK_CACHE_SECONDS = env.int("TRACKING_LINK_CACHE_SECONDS", default=30)
+CLICK_DUPLICATE_WINDOW_SECONDS = env.int("CLICK_DUPLICATE_WINDOW_SECONDS", default=60)
+GEOIP_COUNTRY_HEADER = env.str("GEOIP_COUNTRY_HEADER", default="CF-IPCountry")
+GEOIP_DB_PATH = env.str("GEOIP_DB_PATH", default="")
+TRUSTED_PROXY = env.int("TRUSTED_PROXY", default=0)
+
+# --- Monitoring -------------------------------------------------------------------------------------
+# Events per second this deployment sustains (measure with bench/); the go-live checklist compares a
+# source's expected peak (five times its daily peak) against it.
+SUSTAINED_EVENTS_PER_SECOND = env.int("SUSTAINED_EVENTS_PER_SECOND", default=200)
+
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
