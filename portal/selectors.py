@@ -195,7 +195,8 @@ def partner_stats(*, affiliate_id: int, start: dt.datetime, end: dt.datetime, gr
     def row(value) -> StatsRow:
         label = _label(value)
         if label not in rows:
-            rows[label] = StatsRow(group=label)
+            zero = quantize(Decimal(0), base)
+            rows[label] = StatsRow(group=label, deposit_amount=zero, revenue=zero)
         return rows[label]
 
     clicks = Click.objects.filter(
