@@ -118,6 +118,7 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/admin/"
 
 # --- Platform ---------------------------------------------------------------------------------
 BASE_CURRENCY = env.str("BASE_CURRENCY", default="EUR").upper()
