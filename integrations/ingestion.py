@@ -29,9 +29,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from affiliates.models import Brand
-from tracking.attribution import customer_resolve
+from tracking.attribution import CustomerClaim, customers_resolve
 from tracking.events import EventDraft, events_record
-from tracking.models import Customer
 
 from .fx import MissingRate, RateCache
 from .mapping import HINT_FIELDS, IGNORE, Mapper, MappingResult, compile_mapping
@@ -416,7 +415,6 @@ class _Context:
     brands: dict[str, int | None] = field(default_factory=dict)
     brand_objects: dict[int, Brand] = field(default_factory=dict)
     rates: RateCache = field(default_factory=RateCache)
-    customers: dict[tuple, tuple[Customer, datetime, set]] = field(default_factory=dict)
 
     def mapper(self, source: Source) -> tuple[Mapper | None, str, int | None]:
         if source.pk not in self.mappers:
@@ -428,31 +426,6 @@ class _Context:
         if slug not in self.brands:
             self.brands[slug] = Brand.objects.filter(slug=slug).values_list("pk", flat=True).first()
         return self.brands[slug]
-
-    def customer(self, *, brand_id, external_id, hints, occurred_at, country, registration) -> Customer:
-        """customer_resolve for the event, skipped only where it provably changes nothing: the customer was
-        resolved earlier in this transaction (its row is still locked) for an event no later than this one,
-        and this event brings nothing to apply (no hints it has not tried, no registration, no new country)."""
-        key = (brand_id, external_id)
-        hit = self.customers.get(key)
-        if hit is not None:
-            customer, earliest, tried = hit
-            nothing_new = not registration and (not country or customer.country) and hints.items() <= tried
-            if nothing_new and earliest <= occurred_at and (customer.affiliate_id is not None or not hints):
-                return customer
-        customer = customer_resolve(
-            brand=self.brand(brand_id),
-            external_id=external_id,
-            hints=hints,
-            occurred_at=occurred_at,
-            country=country,
-            registration=registration,
-            event=None,
-        )
-        earliest = min(occurred_at, hit[1]) if hit is not None else occurred_at
-        tried = (hit[2] | hints.items()) if hit is not None else set(hints.items())
-        self.customers[key] = (customer, earliest, tried)
-        return customer
 
     def brand(self, brand_id: int) -> Brand:
         if brand_id not in self.brand_objects:
@@ -485,7 +458,8 @@ def _reject(row: InboundEvent, code: str, detail: str, now: datetime) -> None:
     row.processed_at = now
 
 
-def _draft(row: InboundEvent, canonical: dict, ctx: _Context, timing: Timing) -> EventDraft:
+def _draft(row: InboundEvent, canonical: dict, ctx: _Context) -> tuple[EventDraft, CustomerClaim | None]:
+    """The event as a draft, and what it says about its customer (resolved for the whole chunk at once)."""
     source = row.source
     brand_id = source.brand_id
     if canonical.get("brand"):
@@ -503,19 +477,17 @@ def _draft(row: InboundEvent, canonical: dict, ctx: _Context, timing: Timing) ->
             raise _Reject("missing_fx_rate", f"currency: {exc}") from None
         amount_base, rate, rate_date = conversion.amount_base, conversion.rate, conversion.rate_date
     hints = {name: canonical[name] for name in HINT_FIELDS if name in canonical}
-    customer = None
+    claim = None
     if canonical.get("customer_id"):
-        started = time.perf_counter()
-        customer = ctx.customer(
-            brand_id=brand_id,
+        claim = CustomerClaim(
+            brand=ctx.brand(brand_id),
             external_id=canonical["customer_id"][:120],
             hints=hints,
             occurred_at=occurred_at,
             country=canonical.get("country", ""),
             registration=canonical["type"] == "registration",
         )
-        timing.attribution += time.perf_counter() - started
-    return EventDraft(
+    draft = EventDraft(
         source_id=source.pk,
         brand_id=brand_id,
         inbound_id=row.pk,
@@ -523,7 +495,6 @@ def _draft(row: InboundEvent, canonical: dict, ctx: _Context, timing: Timing) ->
         type=canonical["type"],
         status=canonical["status"],
         occurred_at=occurred_at,
-        customer=customer,
         amount=amount,
         currency=currency,
         amount_base=amount_base,
@@ -537,6 +508,7 @@ def _draft(row: InboundEvent, canonical: dict, ctx: _Context, timing: Timing) ->
         is_test=source.test_mode,
         derive_ftd=source.derive_ftd,
     )
+    return draft, claim
 
 
 UPDATE_FIELDS = [
@@ -560,6 +532,7 @@ def _process_chunk(ids: list[int], *, remap: bool, timing: Timing) -> dict[int, 
         # Events of one customer stay in arrival order; customers are locked in a stable order.
         rows.sort(key=lambda r: ((r.canonical or {}).get("customer_id", ""), r.pk))
         drafts: list[tuple[InboundEvent, EventDraft]] = []
+        claims: list[tuple[EventDraft, CustomerClaim]] = []
         for row in rows:
             row.attempts += 1
             started = time.perf_counter()
@@ -588,9 +561,19 @@ def _process_chunk(ids: list[int], *, remap: bool, timing: Timing) -> dict[int, 
                 row.reason_detail = f"type: {row.canonical.get('source_type')!r} is ignored by the mapping"
                 continue
             try:
-                drafts.append((row, _draft(row, row.canonical, ctx, timing)))
+                draft, claim = _draft(row, row.canonical, ctx)
             except _Reject as exc:
                 _reject(row, exc.code, exc.detail, now)
+                continue
+            drafts.append((row, draft))
+            if claim is not None:
+                claims.append((draft, claim))
+
+        started = time.perf_counter()
+        customers = customers_resolve(claims=[claim for _, claim in claims])
+        for (draft, _claim), customer in zip(claims, customers, strict=True):
+            draft.customer = customer
+        timing.attribution += time.perf_counter() - started
 
         started = time.perf_counter()
         recorded = events_record(drafts=[d for _, d in drafts])

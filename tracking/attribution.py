@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 
 from affiliates.models import Affiliate, Brand
 from integrations.webhooks.outbox import outbox_publish
@@ -141,23 +141,6 @@ def resolve_hint(*, brand: Brand, method: str, value: str, occurred_at: datetime
     return None
 
 
-def _customer_locked(brand: Brand, external_id: str) -> Customer:
-    """The customer row, created if new, locked for the rest of the caller's transaction.
-
-    Two concurrent first events for one new customer both try the INSERT; the unique constraint lets
-    one win, the other waits for it, gets IntegrityError inside its savepoint and reads the winner's row.
-    """
-    queryset = Customer.objects.select_for_update()
-    customer = queryset.filter(brand_id=brand.pk, external_id=external_id).first()
-    if customer is not None:
-        return customer
-    try:
-        with transaction.atomic():
-            return Customer.objects.create(brand=brand, external_id=external_id)
-    except IntegrityError:
-        return queryset.get(brand_id=brand.pk, external_id=external_id)
-
-
 def _clean_country(value: str) -> str:
     value = (value or "").strip().upper()
     return value if len(value) == 2 and value.isascii() and value.isalpha() else ""
@@ -179,50 +162,219 @@ def customer_resolve(
     (customer, method, value) as an AttributionConflict and changes nothing. Safe under concurrency: the
     customer row is locked until the caller's transaction ends.
     """
-    external_id = (external_id or "").strip()
-    if not external_id:
-        raise ValueError("A customer needs an external id.")
-    hints = hints if isinstance(hints, dict) else {}
-    with transaction.atomic():
-        customer = _customer_locked(brand, external_id)
-        changed: set[str] = set()
-        attributed = False
+    claim = CustomerClaim(
+        brand=brand,
+        external_id=external_id,
+        hints=hints,
+        occurred_at=occurred_at,
+        country=country,
+        registration=registration,
+        event=event,
+    )
+    return customers_resolve(claims=[claim])[0]
 
-        if customer.affiliate_id is None:
+
+@dataclass
+class CustomerClaim:
+    """One event's say about a customer: who it is, the hints it carries, when it happened."""
+
+    brand: Brand
+    external_id: str
+    hints: dict
+    occurred_at: datetime
+    country: str = ""
+    registration: bool = False
+    event: ConversionEvent | None = None
+
+
+# Every field customer resolution may change (written back together for the rows that changed).
+_CUSTOMER_FIELDS = (
+    "affiliate", "attribution_method", "click", "link", "promo_code", *SUB_FIELDS, "country", "registered_at",
+    "first_event_at", "attributed_at",
+)  # fmt: skip
+
+
+class _HintLookup:
+    """resolve_hint for many hints with one query per kind (clicks, links, affiliates) for the whole batch."""
+
+    def __init__(self, claims: list[CustomerClaim]):
+        values: dict[str, set[str]] = {method: set() for method in HINT_ORDER}
+        for claim in claims:
             for method in HINT_ORDER:
-                resolution = resolve_hint(
-                    brand=brand, method=method, value=_hint(hints, method.value), occurred_at=occurred_at
-                )
-                if resolution is not None:
-                    _apply(customer, resolution, hints, occurred_at)
-                    changed |= {"affiliate", "attribution_method", "click", "link", "promo_code", "attributed_at"}
-                    changed |= set(SUB_FIELDS)
-                    attributed = True
-                    break
-        else:
-            _record_conflicts(customer, brand, hints, occurred_at, event)
+                value = _hint(claim.hints, method.value)
+                if value:
+                    values[method].add(value)
+        clicks = [v for v in values[AttributionMethod.CLICK_ID] if len(v) <= 40]
+        self.clicks = (
+            {c.click_id: c for c in Click.objects.select_related("affiliate", "link").filter(click_id__in=clicks)}
+            if clicks
+            else {}
+        )
+        tokens = [v for v in values[AttributionMethod.TRACKING_TOKEN] if len(v) <= 32]
+        self.links = (
+            {
+                link.token: link
+                for link in TrackingLink.objects.select_related("affiliate").filter(token__in=tokens, is_active=True)
+            }
+            if tokens
+            else {}
+        )
+        affiliate_ids = {
+            int(v) for v in values[AttributionMethod.AFFILIATE_ID] if v.isascii() and v.isdigit() and len(v) <= 18
+        }
+        self.affiliates = Affiliate.objects.in_bulk(affiliate_ids) if affiliate_ids else {}
+        self.promos: dict[tuple[int, str], Resolution | None] = {}
 
-        if registration and customer.registered_at is None:
-            customer.registered_at = occurred_at
-            changed.add("registered_at")
-        if customer.first_event_at is None or occurred_at < customer.first_event_at:
-            # Events may arrive out of order: the first event is the earliest one, not the first received.
-            customer.first_event_at = occurred_at
-            changed.add("first_event_at")
-        country = _clean_country(country)
-        if country and not customer.country:
-            customer.country = country
-            changed.add("country")
-        if changed:
-            customer.save(update_fields=sorted(changed))
-        if attributed:
+    def resolve(self, brand: Brand, method: str, value: str, occurred_at: datetime) -> Resolution | None:
+        if not value:
+            return None
+        if method == AttributionMethod.CLICK_ID:
+            click = self.clicks.get(value)
+            if click is None or click.brand_id != brand.pk:
+                return None
+            window = timedelta(days=brand.attribution_window_days)
+            if not (occurred_at - window <= click.created_at <= occurred_at + CLICK_CLOCK_SKEW):
+                return None
+            subs = {name: getattr(click, name) for name in SUB_FIELDS}
+            return Resolution(method, value, click.affiliate, click=click, link=click.link, subs=subs)
+        if method == AttributionMethod.TRACKING_TOKEN:
+            link = self.links.get(value)
+            if link is None or link.brand_id != brand.pk:
+                return None
+            return Resolution(method, value, link.affiliate, link=link)
+        if method == AttributionMethod.AFFILIATE_ID:
+            if not value.isascii() or not value.isdigit() or len(value) > 18:
+                return None
+            affiliate = self.affiliates.get(int(value))
+            return Resolution(method, value, affiliate) if affiliate is not None else None
+        if method == AttributionMethod.PROMO_CODE:
+            key = (brand.pk, value)
+            if key not in self.promos:
+                self.promos[key] = _resolve_promo(brand, value)
+            return self.promos[key]
+        return None
+
+
+def _customers_locked(brand: Brand, external_ids: set[str]) -> dict[str, Customer]:
+    """The customer rows, the new ones created, locked (in external id order) for the caller's transaction.
+
+    A concurrent creator of the same customer makes the INSERT skip that row (ON CONFLICT DO NOTHING waits
+    for the other transaction); the re-read then finds and locks the winner's row.
+    """
+    queryset = Customer.objects.select_for_update().filter(brand_id=brand.pk).order_by("external_id")
+    found = {c.external_id: c for c in queryset.filter(external_id__in=external_ids)}
+    missing = sorted(external_ids - found.keys())
+    if missing:
+        Customer.objects.bulk_create(
+            [Customer(brand=brand, external_id=external_id) for external_id in missing], ignore_conflicts=True
+        )
+        found.update((c.external_id, c) for c in queryset.filter(external_id__in=missing))
+    for customer in found.values():
+        customer.brand = brand
+    return found
+
+
+def customers_resolve(*, claims: list[CustomerClaim]) -> list[Customer]:
+    """customer_resolve for many claims at once, with the same outcome as resolving them one by one in order.
+
+    A few queries for the whole batch: the customers (locked, the new ones created), the clicks, tracking
+    links and affiliates the hints name; then the claims are applied in memory, in order, and the changed
+    customers, the conflicts and the attribution announcements are written. Returns the customer of each
+    claim (one object per customer).
+    """
+    keys: list[tuple[int, str]] = []
+    for claim in claims:
+        external_id = (claim.external_id or "").strip()
+        if not external_id:
+            raise ValueError("A customer needs an external id.")
+        keys.append((claim.brand.pk, external_id))
+    if not claims:
+        return []
+    with transaction.atomic():
+        brands = {claim.brand.pk: claim.brand for claim in claims}
+        customers: dict[tuple[int, str], Customer] = {}
+        for brand_id in sorted(brands):
+            wanted = {external_id for b, external_id in keys if b == brand_id}
+            for external_id, customer in _customers_locked(brands[brand_id], wanted).items():
+                customers[(brand_id, external_id)] = customer
+        lookup = _HintLookup(claims)
+        changed: dict[int, Customer] = {}
+        attributed: dict[int, Customer] = {}
+        conflicts: dict[tuple[int, str, str], AttributionConflict] = {}
+        for claim, key in zip(claims, keys, strict=True):
+            customer = customers[key]
+            was_changed, was_attributed = _claim_apply(customer, claim, lookup, conflicts)
+            if was_changed:
+                changed[customer.pk] = customer
+            if was_attributed:
+                attributed[customer.pk] = customer
+        _customers_save(list(changed.values()))
+        if conflicts:
+            AttributionConflict.objects.bulk_create(list(conflicts.values()), ignore_conflicts=True)
+        for customer in attributed.values():
             outbox_publish(
                 type="customer.attributed",
                 data=customer_attributed_payload(customer),
                 affiliate_id=customer.affiliate_id,
-                brand_id=brand.pk,
+                brand_id=customer.brand_id,
             )
-    return customer
+    return [customers[key] for key in keys]
+
+
+def _claim_apply(customer: Customer, claim: CustomerClaim, lookup: _HintLookup, conflicts: dict) -> tuple[bool, bool]:
+    """Apply one claim to the (locked) customer in memory: (whether a field changed, whether it attributed)."""
+    hints = claim.hints if isinstance(claim.hints, dict) else {}
+    brand, occurred_at = claim.brand, claim.occurred_at
+    changed = attributed = False
+    if customer.affiliate_id is None:
+        for method in HINT_ORDER:
+            resolution = lookup.resolve(brand, method, _hint(hints, method.value), occurred_at)
+            if resolution is not None:
+                _apply(customer, resolution, hints, occurred_at)
+                changed = attributed = True
+                break
+    else:
+        for method in HINT_ORDER:
+            value = _hint(hints, method.value)
+            if method == AttributionMethod.AFFILIATE_ID and value == str(customer.affiliate_id):
+                continue  # names the customer's own affiliate: nothing to look up
+            resolution = lookup.resolve(brand, method, value, occurred_at)
+            if resolution is None or resolution.affiliate.pk == customer.affiliate_id:
+                continue
+            key = (customer.pk, method, value[:CONFLICT_VALUE_LENGTH])
+            if key not in conflicts:
+                conflicts[key] = AttributionConflict(
+                    customer=customer,
+                    method=method,
+                    value=value[:CONFLICT_VALUE_LENGTH],
+                    claimed_affiliate=resolution.affiliate,
+                    event=claim.event if claim.event and claim.event.pk else None,
+                )
+    if claim.registration and customer.registered_at is None:
+        customer.registered_at = occurred_at
+        changed = True
+    if customer.first_event_at is None or occurred_at < customer.first_event_at:
+        # Events may arrive out of order: the first event is the earliest one, not the first received.
+        customer.first_event_at = occurred_at
+        changed = True
+    country = _clean_country(claim.country)
+    if country and not customer.country:
+        customer.country = country
+        changed = True
+    return changed, attributed
+
+
+def _customers_save(customers: list[Customer]) -> None:
+    """One prepared UPDATE run for every changed customer (rows locked by this transaction)."""
+    if not customers:
+        return
+    fields = [Customer._meta.get_field(name) for name in _CUSTOMER_FIELDS]
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    params = [[f.get_db_prep_save(getattr(c, f.attname), connection) for f in fields] + [c.pk] for c in customers]
+    with connection.cursor() as cursor:
+        # Table and column names come from the model, never from input.
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", params)  # noqa: S608
 
 
 def customer_attributed_payload(customer: Customer) -> dict:
@@ -250,21 +402,3 @@ def _apply(customer: Customer, resolution: Resolution, hints: dict, occurred_at:
     for name in SUB_FIELDS:
         setattr(customer, name, clean_sub_id(subs.get(name)))
     customer.attributed_at = occurred_at
-
-
-def _record_conflicts(
-    customer: Customer, brand: Brand, hints: dict, occurred_at: datetime, event: ConversionEvent | None
-) -> None:
-    for method in HINT_ORDER:
-        value = _hint(hints, method.value)
-        if method == AttributionMethod.AFFILIATE_ID and value == str(customer.affiliate_id):
-            continue  # names the customer's own affiliate: nothing to look up
-        resolution = resolve_hint(brand=brand, method=method, value=value, occurred_at=occurred_at)
-        if resolution is None or resolution.affiliate.pk == customer.affiliate_id:
-            continue
-        AttributionConflict.objects.get_or_create(
-            customer=customer,
-            method=method,
-            value=value[:CONFLICT_VALUE_LENGTH],
-            defaults={"claimed_affiliate": resolution.affiliate, "event": event if event and event.pk else None},
-        )

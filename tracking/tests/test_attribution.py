@@ -7,10 +7,10 @@ from django.db import connection
 
 from affiliates.choices import AffiliateStatus
 from affiliates.tests.factories import AffiliateFactory, BrandFactory
-from tracking.attribution import clean_sub_id, customer_resolve
+from tracking.attribution import CustomerClaim, clean_sub_id, customer_resolve, customers_resolve
 from tracking.choices import AttributionMethod
 from tracking.models import AttributionConflict, Customer
-from tracking.tests.factories import ClickFactory, PromoCodeFactory, TrackingLinkFactory
+from tracking.tests.factories import ClickFactory, CustomerFactory, PromoCodeFactory, TrackingLinkFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -253,6 +253,54 @@ def test_attribution_is_announced_once_through_the_outbox(brand):
     assert kwargs["data"]["customer"] == customer.pk
     assert kwargs["data"]["sub1"] == "s1"
     assert kwargs["data"]["tracking_link"] == link.token
+
+
+def test_a_batch_of_claims_resolves_as_the_claims_would_one_by_one_in_order(brand):
+    click = ClickFactory(link__brand=brand, created_at=NOW - dt.timedelta(days=1), sub1="fb")
+    rival = TrackingLinkFactory(brand=brand)
+    CustomerFactory(brand=brand, external_id="OLD", affiliate=rival.affiliate)
+
+    def claim(external_id, hints, hours=0, **extra):
+        at = NOW + dt.timedelta(hours=hours)
+        return CustomerClaim(brand=brand, external_id=external_id, hints=hints, occurred_at=at, **extra)
+
+    with mock.patch("tracking.attribution.outbox_publish") as publish:
+        customers = customers_resolve(
+            claims=[
+                claim("NEW", {}, hours=1),
+                claim("NEW", {"click_id": click.click_id}, hours=2, registration=True, country="de"),
+                claim("NEW", {"tracking_token": rival.token}, hours=3),
+                claim("NEW", {"tracking_token": rival.token}, hours=4),
+                claim("OLD", {"click_id": click.click_id}, hours=-5),
+            ]
+        )
+
+    new, old = customers[0], customers[4]
+    assert customers[:4] == [new] * 4
+    new.refresh_from_db()
+    assert (new.affiliate, new.click, new.attributed_at) == (click.affiliate, click, NOW + dt.timedelta(hours=2))
+    assert (new.sub1, new.country, new.registered_at) == ("fb", "DE", NOW + dt.timedelta(hours=2))
+    assert new.first_event_at == NOW + dt.timedelta(hours=1)
+    assert [(c.customer, c.method, c.claimed_affiliate) for c in AttributionConflict.objects.order_by("pk")] == [
+        (new, AttributionMethod.TRACKING_TOKEN, rival.affiliate),
+        (old, AttributionMethod.CLICK_ID, click.affiliate),
+    ]
+    old.refresh_from_db()
+    assert old.affiliate == rival.affiliate and old.first_event_at == NOW - dt.timedelta(hours=5)
+    [call] = publish.call_args_list
+    assert call.kwargs["data"]["customer"] == new.pk and call.kwargs["data"]["click_id"] == click.click_id
+
+
+def test_a_batch_of_many_customers_takes_a_few_queries_not_a_few_per_customer(brand, django_assert_max_num_queries):
+    clicks = [ClickFactory(link__brand=brand, created_at=NOW - dt.timedelta(hours=n)) for n in range(20)]
+    claims = [
+        CustomerClaim(brand=brand, external_id=f"P{n}", hints={"click_id": c.click_id}, occurred_at=NOW)
+        for n, c in enumerate(clicks)
+    ]
+    with mock.patch("tracking.attribution.outbox_publish"), django_assert_max_num_queries(10):
+        customers = customers_resolve(claims=claims)
+    assert [c.affiliate_id for c in customers] == [c.affiliate_id for c in clicks]
+    assert Customer.objects.filter(brand=brand, affiliate__isnull=False).count() == 20
 
 
 def test_blank_external_id_is_refused(brand):
