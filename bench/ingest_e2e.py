@@ -15,9 +15,10 @@ What it times: a bulk replay of every stored event in this one process, exactly 
 does it (integrations.ingestion.inbound_process with remap): claim the rows, map each payload with the
 source's mapping, convert currencies, resolve and attribute the customer (tracking.attribution), write
 the ConversionEvents (deduplicated by the unique constraint) with their outbox announcements, mark the
-inbound rows processed, and hand each event to the commission queue on commit (Redis db 5, emptied at
-the end; no commission work runs here). It reports events per second and the share of time in mapping,
-attribution and recording (the database writes), the rest being claiming, FX and bookkeeping.
+inbound rows processed, and hand the events to the commission queue on commit, one message per batch
+(Redis db 5 or $BENCH_BROKER_URL, emptied at the end; no commission work runs here). It reports events
+per second and the share of time in mapping, attribution and recording (the database writes), the rest
+being claiming, FX and bookkeeping.
 Target: at least 3,000 events per second.
 """
 
@@ -126,6 +127,27 @@ def populate(events: int, customers: int, rng: random.Random) -> list[int]:
     return list(InboundEvent.objects.filter(source=source).order_by("pk").values_list("pk", flat=True))
 
 
+def _time_outbox() -> dict:
+    """Count and time outbox_publish where attribution and recording call it (one row per announcement)."""
+    from unittest import mock
+
+    import tracking.attribution
+    import tracking.events
+
+    totals = {"seconds": 0.0, "calls": 0}
+    publish = tracking.events.outbox_publish
+
+    def timed(**kwargs):
+        started = time.perf_counter()
+        publish(**kwargs)
+        totals["seconds"] += time.perf_counter() - started
+        totals["calls"] += 1
+
+    for module in (tracking.events, tracking.attribution):
+        mock.patch.object(module, "outbox_publish", timed).start()
+    return totals
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=60_000)
@@ -156,6 +178,7 @@ def main() -> int:
     ids = populate(args.events, args.customers, rng)
     print(f"stored {len(ids)} raw inbound events in {time.perf_counter() - started:.1f} s (not timed)")
 
+    outbox = _time_outbox()
     timing = ingestion.Timing()
     started, cpu_started = time.perf_counter(), time.process_time()
     outcomes = ingestion.inbound_replay(inbound_ids=ids, timing=timing)
@@ -182,6 +205,10 @@ def main() -> int:
     print(f"  commission hand-over: {'off' if args.no_handover else 'queued on ' + BROKER}")
     for name, seconds in shares:
         print(f"  {name:<30} {seconds:7.2f} s  {100 * seconds / timing.total:5.1f} %")
+    print(
+        f"  of which outbox announcements {outbox['seconds']:7.2f} s  {100 * outbox['seconds'] / timing.total:5.1f} %"
+        f"  ({outbox['calls']} outbox_publish calls, one INSERT each)"
+    )
     print(f"target 3,000 events/s: {'met' if len(ids) / elapsed >= 3000 else 'NOT met'}")
     try:
         import redis
