@@ -196,103 +196,109 @@ def _map(runtime: SourceRuntime, payload, received_at: datetime) -> MappingResul
 def inbound_receive(
     *, runtime: SourceRuntime, payloads: list, meta: RequestMeta, bodies: list[str] | None = None
 ) -> list[Received]:
-    """Map, deduplicate and store each payload (one bulk INSERT), then ask the worker to process them.
+    """Map, deduplicate and store each payload (one INSERT), then ask the worker to process them.
 
     Rejected events are stored too (status rejected, reason). A duplicate (an event id this source
     sent before and that was not rejected, or one earlier in the same batch) is stored as such and
     answers with the original's id.
     """
-    batch_id = uuid.uuid4().hex if len(payloads) > 1 else ""
-    results = [_map(runtime, payload, meta.received_at) for payload in payloads]
-    ids = {r.external_id for r in results if r.ok and not r.ignored and r.external_id}
-    originals: dict[str, int] = {}
-    if len(ids) == 1:
-        [external_id] = ids
-        original = _original_of(runtime.id, external_id)
-        if original is not None:
-            originals[external_id] = original
-    elif ids:
-        for pk, ext in (
-            InboundEvent.objects.filter(
-                source_id=runtime.id,
-                external_id__in=ids,
-                status__in=(InboundStatus.RECEIVED, InboundStatus.PROCESSED),
-            )
-            .order_by("pk")
-            .values_list("pk", "external_id")
-        ):
-            originals.setdefault(ext, pk)
+    batch = len(payloads) > 1
+    received_at = meta.received_at
+    results = [_map(runtime, payload, received_at) for payload in payloads]
+    candidates = {r.external_id for r in results if r.ok and not r.ignored and r.external_id}
+    # One event on PostgreSQL (every postback): the duplicate check is part of its INSERT, one round trip.
+    checked_insert = not batch and bool(candidates) and connection.vendor == "postgresql"
+    originals = {} if checked_insert else _originals_of(runtime.id, candidates)
 
-    rows: list[InboundEvent] = []
+    rows: list[dict] = []
     kinds: list[str] = []
     first_in_batch: dict[str, int] = {}
     for index, (payload, result) in enumerate(zip(payloads, results, strict=True)):
         body = bodies[index] if bodies is not None else ""
-        common = {
-            "body": body[:MAX_STORED_BODY],
-            "payload": _json_safe(payload),
-            "batch_id": batch_id,
-            "batch_index": index if batch_id else None,
-            "mapping_version_id": runtime.mapping_version_id,
+        external_id = result.external_id
+        row = {
+            "body": body if len(body) <= MAX_STORED_BODY else body[:MAX_STORED_BODY],
+            "payload": payload,
+            "batch_index": index if batch else None,
             "canonical": result.canonical,
-            "external_id": result.external_id[:200],
+            "external_id": external_id[:200],
+            "status": InboundStatus.RECEIVED,
+            "reason_code": "",
+            "reason_detail": "",
+            "duplicate_of_id": None,
+            "attempts": 0,
+            "processed_at": None,
         }
         if not result.ok:
-            row = _inbound(
-                runtime, meta, status=InboundStatus.REJECTED, reason_code=result.reason_code,
-                reason_detail=result.reason_detail, processed_at=meta.received_at, attempts=1, **common,
+            row.update(
+                status=InboundStatus.REJECTED, reason_code=result.reason_code, reason_detail=result.reason_detail,
+                processed_at=received_at, attempts=1,
             )  # fmt: skip
             kind = "rejected"
         elif result.ignored:
-            row = _inbound(
-                runtime, meta, status=InboundStatus.IGNORED, reason_code="ignored_event_type",
+            row.update(
+                status=InboundStatus.IGNORED, reason_code="ignored_event_type",
                 reason_detail=f"type: {result.canonical.get('source_type')!r} is ignored by the mapping",
-                processed_at=meta.received_at, attempts=1, **common,
+                processed_at=received_at, attempts=1,
             )  # fmt: skip
             kind = "accepted"
-        elif result.external_id in originals:
-            row = _inbound(
-                runtime, meta, status=InboundStatus.DUPLICATE, reason_code="duplicate",
-                reason_detail=f"event_id: {result.external_id!r} was received as #{originals[result.external_id]}",
-                duplicate_of_id=originals[result.external_id], processed_at=meta.received_at, attempts=1, **common,
+        elif external_id in originals:
+            row.update(
+                status=InboundStatus.DUPLICATE, reason_code="duplicate",
+                reason_detail=f"event_id: {external_id!r} was received as #{originals[external_id]}",
+                duplicate_of_id=originals[external_id], processed_at=received_at, attempts=1,
             )  # fmt: skip
             kind = "duplicate"
-        elif result.external_id in first_in_batch:
-            row = _inbound(
-                runtime, meta, status=InboundStatus.DUPLICATE, reason_code="duplicate",
-                reason_detail=f"event_id: {result.external_id!r} appears earlier in this batch "
-                f"(index {first_in_batch[result.external_id]})",
-                processed_at=meta.received_at, attempts=1, **common,
+        elif external_id in first_in_batch:
+            row.update(
+                status=InboundStatus.DUPLICATE, reason_code="duplicate",
+                reason_detail=f"event_id: {external_id!r} appears earlier in this batch "
+                f"(index {first_in_batch[external_id]})",
+                processed_at=received_at, attempts=1,
             )  # fmt: skip
             kind = "duplicate_in_batch"
         else:
-            row = _inbound(runtime, meta, status=InboundStatus.RECEIVED, **common)
-            first_in_batch[result.external_id] = index
+            first_in_batch[external_id] = index
             kind = "accepted"
         rows.append(row)
         kinds.append(kind)
 
-    if len(rows) == 1:
-        _insert_one(rows[0])
-    else:
-        # Originals first: a duplicate inside the batch points at its original's id.
-        leading = [r for r, k in zip(rows, kinds, strict=True) if k != "duplicate_in_batch"]
-        InboundEvent.objects.bulk_create(leading)
-        trailing = []
-        for row, kind, result in zip(rows, kinds, results, strict=True):
-            if kind == "duplicate_in_batch":
-                row.duplicate_of_id = rows[first_in_batch[result.external_id]].pk
-                trailing.append(row)
-        if trailing:
-            InboundEvent.objects.bulk_create(trailing)
+    shared = {
+        "source_id": runtime.id,
+        "received_at": received_at,
+        "channel": meta.channel,
+        "method": meta.method,
+        "content_type": meta.content_type[:120],
+        "query_string": meta.query_string,
+        "remote_addr": meta.remote_addr,
+        "batch_id": uuid.uuid4().hex if batch else "",
+        "mapping_version_id": runtime.mapping_version_id,
+    }
+    # Originals first: a duplicate inside the batch points at its original's id.
+    leading = [i for i, kind in enumerate(kinds) if kind != "duplicate_in_batch"]
+    pks: list[int | None] = [None] * len(rows)
+    if checked_insert and kinds[0] == "accepted":
+        pks[0], original = _store_unless_duplicate(shared, rows[0])
+        if original is not None:
+            kinds[0] = "duplicate"
+            rows[0].update(status=InboundStatus.DUPLICATE, duplicate_of_id=original)
+        leading = []
+    for i, pk in zip(leading, _store(shared, [rows[i] for i in leading]), strict=True):
+        pks[i] = pk
+    trailing = [i for i, kind in enumerate(kinds) if kind == "duplicate_in_batch"]
+    if trailing:
+        for i in trailing:
+            rows[i]["duplicate_of_id"] = pks[first_in_batch[results[i].external_id]]
+        for i, pk in zip(trailing, _store(shared, [rows[i] for i in trailing]), strict=True):
+            pks[i] = pk
 
     answers: list[Received] = []
     to_process: list[int] = []
-    for row, kind, result in zip(rows, kinds, results, strict=True):
+    for pk, row, kind, result in zip(pks, rows, kinds, results, strict=True):
         if kind == "rejected":
             answers.append(
                 Received(
-                    row.pk,
+                    pk,
                     "rejected",
                     code=result.reason_code,
                     errors=[p.as_dict() for p in result.errors],
@@ -300,53 +306,201 @@ def inbound_receive(
                 )
             )
         elif kind in ("duplicate", "duplicate_in_batch"):
-            answers.append(Received(row.duplicate_of_id, "duplicate", code="duplicate"))
+            answers.append(Received(row["duplicate_of_id"], "duplicate", code="duplicate"))
         else:
-            answers.append(Received(row.pk, "accepted"))
-            if row.status == InboundStatus.RECEIVED:
-                to_process.append(row.pk)
-    if len(payloads) == 1:
-        inbound_handover(inbound_ids=to_process)
-    else:
+            answers.append(Received(pk, "accepted"))
+            if row["status"] == InboundStatus.RECEIVED:
+                to_process.append(pk)
+    if batch:
         inbound_enqueue(inbound_ids=to_process)
+    else:
+        inbound_handover(inbound_ids=to_process)
     return answers
 
 
-# The single-event path (every postback) runs these two statements per request: prepared once as SQL,
-# they skip the ORM's query compilation, which costs more than the statements themselves.
-_ORIGINAL_SQL: str | None = None
-_INSERT_SQL: str | None = None
-_INSERT_FIELDS: list = []
-
-
-def _original_of(source_id: int, external_id: str) -> int | None:
-    """The earliest stored, not rejected, inbound event of this source with this event id."""
-    global _ORIGINAL_SQL
-    if _ORIGINAL_SQL is None:
-        table = connection.ops.quote_name(InboundEvent._meta.db_table)
-        _ORIGINAL_SQL = (
-            f"SELECT id FROM {table} WHERE source_id = %s AND external_id = %s "  # noqa: S608 (model names only)
+def _originals_of(source_id: int, external_ids: set[str]) -> dict[str, int]:
+    """For each event id, the earliest stored, not rejected, inbound event of this source with it."""
+    if not external_ids:
+        return {}
+    if len(external_ids) == 1:
+        [external_id] = external_ids
+        sql = (
+            f"SELECT id FROM {_table()} WHERE source_id = %s AND external_id = %s "  # noqa: S608 (model names only)
             "AND status IN (%s, %s) ORDER BY id LIMIT 1"
         )
-    with connection.cursor() as cursor:
-        cursor.execute(_ORIGINAL_SQL, [source_id, external_id, InboundStatus.RECEIVED, InboundStatus.PROCESSED])
-        row = cursor.fetchone()
-    return row[0] if row else None
+        found = _fetch(sql, [source_id, external_id, InboundStatus.RECEIVED, InboundStatus.PROCESSED])
+        return {external_id: found[0][0]} if found else {}
+    originals: dict[str, int] = {}
+    statuses = (InboundStatus.RECEIVED, InboundStatus.PROCESSED)
+    if connection.vendor == "postgresql":
+        sql = (
+            f"SELECT id, external_id FROM {_table()} WHERE source_id = %s "  # noqa: S608 (model names only)
+            "AND external_id = ANY(%b::text[]) AND status IN (%s, %s) ORDER BY id"
+        )
+        # Not prepared: a generic plan cannot know the array's size and may scan the source's rows.
+        found = _fetch(sql, [source_id, list(external_ids), *statuses], prepare=False)
+    else:
+        found = (
+            InboundEvent.objects.filter(source_id=source_id, external_id__in=external_ids, status__in=statuses)
+            .order_by("pk")
+            .values_list("pk", "external_id")
+        )
+    for pk, ext in found:
+        originals.setdefault(ext, pk)
+    return originals
 
 
-def _insert_one(row: InboundEvent) -> None:
-    global _INSERT_SQL, _INSERT_FIELDS
-    if _INSERT_SQL is None:
-        _INSERT_FIELDS = [f for f in InboundEvent._meta.concrete_fields if not f.primary_key]
-        table = connection.ops.quote_name(InboundEvent._meta.db_table)
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in _INSERT_FIELDS)
-        marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
-        _INSERT_SQL = f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id"  # noqa: S608
-    params = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _INSERT_FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, params)
-        row.pk = cursor.fetchone()[0]
-    row._state.adding = False
+# Receiving writes InboundEvent rows with SQL built once from the model: on PostgreSQL as prepared statements
+# with parameters bound on the server (a batch is one INSERT … SELECT FROM unnest(arrays) in binary), which
+# skips the ORM's per-row work and the server's per-request parsing and planning; that was most of the cost.
+_JSON_COLUMNS = ("payload", "canonical")
+
+
+def _table() -> str:
+    return connection.ops.quote_name(InboundEvent._meta.db_table)
+
+
+def _fetch(sql: str, params: list, *, prepare: bool = True) -> list[tuple]:
+    """Run one statement of the receiving path (prepared, on PostgreSQL, unless told not to) and return its rows."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    # Behind a pooler in transaction mode (DISABLE_SERVER_SIDE_CURSORS, as Django documents) nothing is prepared.
+    prepare = prepare and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    if prepare and raw.prepare_threshold is None:
+        # Django turns automatic preparing off; these statements ask for it explicitly, nothing else is
+        # prepared (Django's own cursors bind on the client and never prepare).
+        raw.prepare_threshold = 2**31 - 1
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(sql, params, prepare=prepare)
+        return cursor.fetchall()
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+_STORE_SQL: dict[tuple, tuple[str, list]] = {}
+
+
+def _store_sql(shared: tuple[str, ...], varying: tuple[str, ...], many: bool) -> tuple[str, list]:
+    """(INSERT statement, [(field, kind)]) for these columns; kind says where a field's value comes from."""
+    key = (shared, varying, many)
+    if key not in _STORE_SQL:
+        quote = connection.ops.quote_name
+        fields = [f for f in InboundEvent._meta.concrete_fields if not f.primary_key]
+        columns, values, arrays, plan = [], [], [], []
+        for f in fields:
+            db_type = "jsonb" if f.attname in _JSON_COLUMNS else f.cast_db_type(connection)
+            columns.append(quote(f.column))
+            if many and f.attname in varying:
+                values.append(f"u.c{len(arrays)}")
+                arrays.append(f"%b::{db_type}[]")
+                plan.append((f, "row"))
+            else:
+                values.append(f"%s::{db_type}")
+                plan.append((f, "row" if f.attname in varying else "shared" if f.attname in shared else "default"))
+        if many:
+            names = ", ".join(f"c{i}" for i in range(len(arrays)))
+            # Scalars first, then the arrays: the parameters go in `plan` order with the arrays last.
+            plan = [p for p in plan if p[1] != "row"] + [p for p in plan if p[1] == "row"]
+            sql = (
+                f"INSERT INTO {_table()} ({', '.join(columns)}) SELECT {', '.join(values)} "  # noqa: S608
+                f"FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS u({names}, n) ORDER BY u.n RETURNING id"
+            )
+        else:
+            sql = f"INSERT INTO {_table()} ({', '.join(columns)}) VALUES ({', '.join(values)}) RETURNING id"  # noqa: S608
+        _STORE_SQL[key] = (sql, plan)
+    return _STORE_SQL[key]
+
+
+# The columns a duplicate sets differently from a received event: (SQL when no original, when one exists).
+_DUPLICATE_COLUMNS = {
+    "status": (f"'{InboundStatus.RECEIVED}'", f"'{InboundStatus.DUPLICATE}'"),
+    "reason_code": ("''", "'duplicate'"),
+    "reason_detail": ("''", "%(duplicate_detail)s::text || o.id"),
+    "duplicate_of_id": ("NULL", "o.id"),
+    "attempts": ("0", "1"),
+    "processed_at": ("NULL", "%(received_at)s::timestamptz"),
+}
+_STORE_CHECKED_SQL: dict[tuple, str] = {}
+
+
+def _store_unless_duplicate(shared: dict, row: dict) -> tuple[int, int | None]:
+    """INSERT one event as received, or, if this source already sent its event id (a stored, not rejected
+    event), as a duplicate of the earliest such event, in one statement; (its id, the original's id or None).
+    The answers and the stored row are those of `_originals_of` followed by `_store`."""
+    key = (tuple(shared), tuple(row))
+    if key not in _STORE_CHECKED_SQL:
+        quote = connection.ops.quote_name
+        columns, values = [], []
+        for f in InboundEvent._meta.concrete_fields:
+            if f.primary_key:
+                continue
+            columns.append(quote(f.column))
+            if f.attname in _DUPLICATE_COLUMNS:
+                fresh, duplicate = _DUPLICATE_COLUMNS[f.attname]
+                values.append(f"CASE WHEN o.id IS NULL THEN {fresh} ELSE {duplicate} END")
+            else:
+                db_type = "jsonb" if f.attname in _JSON_COLUMNS else f.cast_db_type(connection)
+                values.append(f"%({f.attname})s::{db_type}")
+        _STORE_CHECKED_SQL[key] = (
+            f"WITH o AS (SELECT id FROM {_table()} WHERE source_id = %(source_id)s "  # noqa: S608 (model names only)
+            "AND external_id = %(external_id)s AND status IN (%(received)s, %(processed)s) ORDER BY id LIMIT 1) "
+            f"INSERT INTO {_table()} ({', '.join(columns)}) SELECT {', '.join(values)} "
+            "FROM (SELECT 1) AS one LEFT JOIN o ON true RETURNING id, duplicate_of_id"
+        )
+    params = {f.attname: f.get_default() for f in InboundEvent._meta.concrete_fields if not f.primary_key}
+    params.update(shared)
+    params.update(row)
+    for name in _JSON_COLUMNS:
+        params[name] = _json(params[name])
+    params.update(
+        received=InboundStatus.RECEIVED,
+        processed=InboundStatus.PROCESSED,
+        duplicate_detail=f"event_id: {row['external_id']!r} was received as #",
+    )
+    [(pk, original)] = _fetch(_STORE_CHECKED_SQL[key], params)
+    return pk, original
+
+
+def _store(shared: dict, rows: list[dict]) -> list[int]:
+    """INSERT rows (`shared` values are common to all) as InboundEvents in one statement; their ids, in order."""
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        objects = [
+            InboundEvent(**shared, **{k: _json_safe(v) if k in _JSON_COLUMNS else v for k, v in row.items()})
+            for row in rows
+        ]
+        if len(objects) == 1:
+            objects[0].save(force_insert=True)
+        else:
+            InboundEvent.objects.bulk_create(objects)
+        return [o.pk for o in objects]
+    many = len(rows) > 1
+    sql, plan = _store_sql(tuple(shared), tuple(rows[0]), many)
+    params = []
+    for f, kind in plan:
+        name = f.attname
+        if kind == "shared":
+            value = shared[name]
+            params.append(_json(value) if name in _JSON_COLUMNS else value)
+        elif kind == "default":
+            params.append(f.get_default())
+        elif not many:
+            value = rows[0][name]
+            params.append(_json(value) if name in _JSON_COLUMNS else value)
+        elif name in _JSON_COLUMNS:
+            params.append([_json(row[name]) for row in rows])
+        else:
+            params.append([row[name] for row in rows])
+    return [pk for (pk,) in _fetch(sql, params)]
 
 
 def inbound_enqueue(*, inbound_ids: list[int]) -> bool:

@@ -52,6 +52,28 @@ def test_a_repeat_answers_200_duplicate_with_the_original_id_and_changes_nothing
     assert stored[1].duplicate_of_id == int(first["id"])
 
 
+def test_a_repeat_is_stored_as_a_finished_duplicate_naming_its_original(casino):
+    # Given a deposit postback that was accepted
+    source, key, client = casino
+    first = client.get(f"/postback/{source.slug}/?{DEP}&key={key}").json()
+    # When the same event id and a new one arrive
+    again = client.get(f"/postback/{source.slug}/?{DEP}&key={key}&x=1").json()
+    other = client.get(f"/postback/{source.slug}/?{DEP.replace('D-1', 'D-2')}&key={key}").json()
+    # Then the repeat is stored as a duplicate of the first, already finished, and the new one is accepted
+    row = InboundEvent.objects.get(pk=int(first["id"]) + 1)
+    assert again == {"id": first["id"], "status": "duplicate"}
+    assert (row.status, row.reason_code, row.duplicate_of_id, row.attempts) == (
+        "duplicate",
+        "duplicate",
+        int(first["id"]),
+        1,
+    )
+    assert row.reason_detail == f"event_id: 'D-1' was received as #{first['id']}"
+    assert row.processed_at == row.received_at
+    assert row.query_string.endswith("&x=1") and row.payload["x"] == "1" and row.canonical["event_id"] == "D-1"
+    assert other["status"] == "accepted" and int(other["id"]) > row.pk
+
+
 def test_a_postback_without_event_id_deduplicates_by_its_id_fields(casino):
     source, key, client = casino
     client.get(f"/postback/{source.slug}/?{REG}&key={key}")
