@@ -341,7 +341,11 @@ def compile_mapping(mapping: dict | None) -> Mapper:
 
 def _lookup(payload, path: str):
     """A value by parameter name or dotted path (list items by index); _MISSING when absent."""
-    if isinstance(payload, dict) and path in payload:
+    if type(payload) is dict:  # the usual case, and every parameter name of a postback: one dict probe
+        value = payload.get(path, _MISSING)
+        if value is not _MISSING or "." not in path:
+            return value
+    elif isinstance(payload, dict) and path in payload:
         return payload[path]
     current = payload
     for part in path.split("."):
@@ -419,7 +423,7 @@ class Mapper:
             return _MISSING
         for path in spec.paths:
             value = _lookup(payload, path)
-            if _present(value):
+            if value is not _MISSING and value is not None and value != "":  # _present(), inlined: hot
                 if spec.regex is not None:
                     match = spec.regex.search(_text(value))
                     if match is None:

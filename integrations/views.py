@@ -10,7 +10,10 @@ event are the worker's.
 
 import json
 from decimal import Decimal
+from urllib.parse import parse_qsl
 
+from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -35,9 +38,9 @@ def unauthorized(code: str, detail: str) -> JsonResponse:
     return response
 
 
-def authenticate_source(request, runtime) -> JsonResponse | None:
-    """None if the request carries this source's key; otherwise the 401 answer."""
-    raw = bearer_token(request) or request.GET.get(KEY_PARAM, "")
+def authenticate_source(request, runtime, query_key: str = "") -> JsonResponse | None:
+    """None if the request carries this source's key (header, or `query_key` from ?key=); otherwise the 401 answer."""
+    raw = bearer_token(request) or query_key
     if not raw:
         return unauthorized("missing_source_key", "Send the source key as 'Authorization: Bearer <key>' or ?key=.")
     principal = authenticate_key(raw)
@@ -66,13 +69,41 @@ def rate_limited(runtime, meta, retry_after: int, body: str = "") -> JsonRespons
     return response
 
 
-def _query_payload(request) -> dict:
-    return {key: values[0] for key, values in request.GET.lists() if key != KEY_PARAM and values}
+def _query(request) -> tuple[dict, str]:
+    """(the first value of each query parameter but the key, the key's last value), decoded as Django's
+    request.GET would be, without building the QueryDict."""
+    raw = request.META.get("QUERY_STRING", "")
+    if not raw:
+        return {}, ""
+    encoding = request.encoding or settings.DEFAULT_CHARSET
+    try:
+        data = raw.encode("iso-8859-1")  # WSGI hands the query string over as latin-1 text
+    except UnicodeEncodeError:
+        return {k: v[0] for k, v in request.GET.lists() if k != KEY_PARAM and v}, request.GET.get(KEY_PARAM, "")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        text = data.decode("iso-8859-1")
+    try:
+        pairs = parse_qsl(
+            text, keep_blank_values=True, encoding=encoding, max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        )
+    except ValueError as exc:
+        raise TooManyFieldsSent(
+            "The number of GET/POST parameters exceeded settings.DATA_UPLOAD_MAX_NUMBER_FIELDS."
+        ) from exc
+    payload: dict = {}
+    key = ""
+    for name, value in pairs:
+        if name == KEY_PARAM:
+            key = value
+        elif name not in payload:
+            payload[name] = value
+    return payload, key
 
 
-def _parse(request) -> tuple[dict | None, str, str, str]:
-    """(payload, body text, problem code, problem detail)."""
-    payload = _query_payload(request)
+def _parse(request, payload: dict) -> tuple[dict | None, str, str, str]:
+    """(payload, body text, problem code, problem detail); `payload` holds the query's parameters."""
     if request.method == "GET":
         return payload, "", "", ""
     length = request.META.get("CONTENT_LENGTH") or "0"
@@ -115,7 +146,8 @@ def postback(request, slug: str):
     runtime = source_runtime(slug=slug)
     if runtime is None:
         return problem_response(404, "unknown_source", f"No active source {slug!r}.")
-    denied = authenticate_source(request, runtime)
+    query, query_key = _query(request)
+    denied = authenticate_source(request, runtime, query_key)
     if denied is not None:
         return denied
     meta = RequestMeta(
@@ -128,7 +160,7 @@ def postback(request, slug: str):
     retry_after = rate_limit_retry_after(runtime=runtime)
     if retry_after:
         return rate_limited(runtime, meta, retry_after)
-    payload, body, code, detail = _parse(request)
+    payload, body, code, detail = _parse(request, query)
     if code:
         stored = inbound_store_rejected(runtime=runtime, meta=meta, code=code, detail=detail, body=body)
         status = 413 if code == "body_too_large" else 400
