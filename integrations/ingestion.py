@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -362,21 +362,22 @@ def _table() -> str:
 
 def _fetch(sql: str, params: list, *, prepare: bool = True) -> list[tuple]:
     """Run one statement of the receiving path (prepared, on PostgreSQL, unless told not to) and return its rows."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # once: each attribute of the `connection` proxy is a thread-local lookup
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
     import psycopg
 
-    connection.ensure_connection()
-    raw = connection.connection
+    db.ensure_connection()
+    raw = db.connection
     # Behind a pooler in transaction mode (DISABLE_SERVER_SIDE_CURSORS, as Django documents) nothing is prepared.
-    prepare = prepare and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    prepare = prepare and not db.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
     if prepare and raw.prepare_threshold is None:
         # Django turns automatic preparing off; these statements ask for it explicitly, nothing else is
         # prepared (Django's own cursors bind on the client and never prepare).
         raw.prepare_threshold = 2**31 - 1
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+    with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, params, prepare=prepare)
         return cursor.fetchall()
 
@@ -428,7 +429,7 @@ _DUPLICATE_COLUMNS = {
     "attempts": ("0", "1"),
     "processed_at": ("NULL", "%(received_at)s::timestamptz"),
 }
-_STORE_CHECKED_SQL: dict[tuple, str] = {}
+_STORE_CHECKED_SQL: dict[tuple, tuple[str, list]] = {}
 
 
 def _store_unless_duplicate(shared: dict, row: dict) -> tuple[int, int | None]:
@@ -449,13 +450,16 @@ def _store_unless_duplicate(shared: dict, row: dict) -> tuple[int, int | None]:
             else:
                 db_type = "jsonb" if f.attname in _JSON_COLUMNS else f.cast_db_type(connection)
                 values.append(f"%({f.attname})s::{db_type}")
+        given = {*shared, *row}
         _STORE_CHECKED_SQL[key] = (
             f"WITH o AS (SELECT id FROM {_table()} WHERE source_id = %(source_id)s "  # noqa: S608 (model names only)
             "AND external_id = %(external_id)s AND status IN (%(received)s, %(processed)s) ORDER BY id LIMIT 1) "
             f"INSERT INTO {_table()} ({', '.join(columns)}) SELECT {', '.join(values)} "
-            "FROM (SELECT 1) AS one LEFT JOIN o ON true RETURNING id, duplicate_of_id"
+            "FROM (SELECT 1) AS one LEFT JOIN o ON true RETURNING id, duplicate_of_id",
+            [f for f in InboundEvent._meta.concrete_fields if not f.primary_key and f.attname not in given],
         )
-    params = {f.attname: f.get_default() for f in InboundEvent._meta.concrete_fields if not f.primary_key}
+    sql, defaulted = _STORE_CHECKED_SQL[key]
+    params = {f.attname: f.get_default() for f in defaulted}
     params.update(shared)
     params.update(row)
     for name in _JSON_COLUMNS:
@@ -465,7 +469,7 @@ def _store_unless_duplicate(shared: dict, row: dict) -> tuple[int, int | None]:
         processed=InboundStatus.PROCESSED,
         duplicate_detail=f"event_id: {row['external_id']!r} was received as #",
     )
-    [(pk, original)] = _fetch(_STORE_CHECKED_SQL[key], params)
+    [(pk, original)] = _fetch(sql, params)
     return pk, original
 
 
