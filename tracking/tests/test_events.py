@@ -124,3 +124,25 @@ def test_the_bulk_commission_task_computes_each_event_and_a_failing_one_does_not
     with mock.patch("commissions.services.commission_process_event", side_effect=compute):
         process_events([1, 2, 3])
     assert seen == [1, 2, 3]
+
+
+def test_an_event_another_worker_records_after_the_duplicate_check_is_a_duplicate_of_it():
+    from unittest import mock
+
+    import tracking.events
+
+    source = SourceFactory()
+    derive = tracking.events._derive_ftds
+
+    def other_worker_first(drafts):
+        if not ConversionEvent.objects.filter(source=source, external_id="D2").exists():
+            ConversionEvent.objects.create(
+                source=source, brand_id=source.brand_id, external_id="D2", type="deposit", occurred_at=AT
+            )
+        derive(drafts)
+
+    with mock.patch.object(tracking.events, "_derive_ftds", side_effect=other_worker_first):
+        first, second = events_record(drafts=[draft(source, "D1"), draft(source, "D2")])
+    d2 = ConversionEvent.objects.get(source=source, external_id="D2")
+    assert not first.duplicate and second.duplicate and second.event_id == d2.pk
+    assert ConversionEvent.objects.filter(source=source).count() == 2
