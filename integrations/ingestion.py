@@ -333,18 +333,20 @@ def _originals_of(source_id: int, external_ids: set[str]) -> dict[str, int]:
     originals: dict[str, int] = {}
     statuses = (InboundStatus.RECEIVED, InboundStatus.PROCESSED)
     if connection.vendor == "postgresql":
+        # One index probe per event id, as for a single event: with `external_id = ANY(array)` the planner
+        # may pick the (source, status, received_at) index and filter the source's every row (a fresh table,
+        # stale statistics), a cost that grows with the table.
         sql = (
-            f"SELECT id, external_id FROM {_table()} WHERE source_id = %s "  # noqa: S608 (model names only)
-            "AND external_id = ANY(%b::text[]) AND status IN (%s, %s) ORDER BY id"
+            f"SELECT e.external_id, (SELECT i.id FROM {_table()} i WHERE i.source_id = %s "  # noqa: S608
+            "AND i.external_id = e.external_id AND i.status IN (%s, %s) ORDER BY i.id LIMIT 1) "
+            "FROM unnest(%b::text[]) AS e(external_id)"
         )
-        # Not prepared: a generic plan cannot know the array's size and may scan the source's rows.
-        found = _fetch(sql, [source_id, list(external_ids), *statuses], prepare=False)
-    else:
-        found = (
-            InboundEvent.objects.filter(source_id=source_id, external_id__in=external_ids, status__in=statuses)
-            .order_by("pk")
-            .values_list("pk", "external_id")
-        )
+        return {ext: pk for ext, pk in _fetch(sql, [source_id, *statuses, list(external_ids)]) if pk is not None}
+    found = (
+        InboundEvent.objects.filter(source_id=source_id, external_id__in=external_ids, status__in=statuses)
+        .order_by("pk")
+        .values_list("pk", "external_id")
+    )
     for pk, ext in found:
         originals.setdefault(ext, pk)
     return originals
