@@ -416,6 +416,8 @@ class Mapper:
     id_fields: tuple[str, ...]
     tz: zoneinfo.ZoneInfo
     type_fields: dict
+    # Per canonical type: the field specs in force and those to read (built on first use).
+    _plans: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -- reading ------------------------------------------------------------------------------
     def _raw(self, payload, spec: FieldSpec | None):
@@ -515,21 +517,27 @@ class Mapper:
         if event_type == IGNORE:
             return MappingResult({"type": IGNORE, "source_type": _text(raw_type)}, ignored=True)
 
-        specs = self.fields
-        if event_type in self.type_fields:
-            specs = {**specs, **self.type_fields[event_type]}
+        plan = self._plans.get(event_type)
+        if plan is None:
+            specs = self.fields
+            if event_type in self.type_fields:
+                specs = {**specs, **self.type_fields[event_type]}
+            reads = [(name, spec) for name, spec in specs.items() if name != "type" and spec is not None]
+            plan = self._plans[event_type] = (specs, reads)
+        specs, reads = plan
+        defaults = self.defaults
         errors: list[Problem] = []
         out: dict = {"type": event_type}
         data: dict = {}
 
-        for name, spec in specs.items():
-            if name == "type" or spec is None:
-                continue
+        for name, spec in reads:
             value = self._raw(payload, spec)
-            if not _present(value) and name in self.defaults:
-                value = self.defaults[name]
-            if not _present(value):
-                continue
+            if value is _MISSING or value is None or value == "":  # not _present(), inlined: hot
+                if name not in defaults:
+                    continue
+                value = defaults[name]
+                if not _present(value):
+                    continue
             try:
                 if name.startswith("data."):
                     data[name[5:]] = self._data_value(value, spec)
