@@ -171,15 +171,38 @@ def inbound_store_rejected(
     return inbound
 
 
+_redis: list = []
+
+
+def _redis_client():
+    """The Redis client behind the default cache, kept per process (Django's RedisCache builds a client and
+    asks EXISTS before INCRBY on every incr); None when the cache is not Redis."""
+    if not _redis:
+        from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+        from django.core.cache.backends.redis import RedisCache
+
+        backend = caches[DEFAULT_CACHE_ALIAS]
+        _redis.append(backend._cache.get_client(write=True) if isinstance(backend, RedisCache) else None)
+    return _redis[0]
+
+
 def rate_limit_retry_after(*, runtime: SourceRuntime, count: int = 1) -> int:
     """Count `count` events against the source's per-minute limit; seconds to wait if over it, else 0."""
     now = time.time()
     window = int(now // 60)
     key = f"ingest-rate:{runtime.id}:{window}"
-    try:
-        used = cache.incr(key, count)
-    except ValueError:
-        used = count if cache.add(key, count, timeout=70) else cache.incr(key, count)
+    client = _redis_client()
+    if client is not None:
+        # One round trip: INCRBY creates the counter, the TTL outlives its minute.
+        pipe = client.pipeline(transaction=False)
+        pipe.incrby(cache.make_key(key), count)
+        pipe.expire(cache.make_key(key), 70)
+        used = pipe.execute()[0]
+    else:
+        try:
+            used = cache.incr(key, count)
+        except ValueError:
+            used = count if cache.add(key, count, timeout=70) else cache.incr(key, count)
     if used > runtime.rate_limit_per_minute:
         return max(1, int(60 - (now % 60)) + 1)
     return 0
