@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from affiliates.choices import AffiliateStatus
 from core.money import quantize
-from integrations.webhooks.outbox import outbox_publish
+from integrations.webhooks.outbox import outbox_collect, outbox_publish
 
 from .choices import COUNTED_STATUSES, OPEN_STATUSES, EntryKind, EntryStatus
 from .engine import ZERO, Deals, Intended, money
@@ -131,8 +131,9 @@ class Booker:
         queued, self._queued = self._queued, []
         CommissionEntry.objects.bulk_create(queued, batch_size=5000)
         self.created.extend(queued)
-        for entry in queued:
-            self._announce_new(entry)
+        with outbox_collect():  # one INSERT for the batch's announcements
+            for entry in queued:
+                self._announce_new(entry)
 
     def _announce_new(self, entry: CommissionEntry) -> None:
         if entry.kind == EntryKind.REVERSAL:

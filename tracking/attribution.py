@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 
 from affiliates.models import Affiliate, Brand
-from integrations.webhooks.outbox import outbox_publish
+from integrations.webhooks.outbox import outbox_collect, outbox_publish
 
 from .choices import AttributionMethod
 from .models import SUB_ID_LENGTH, AttributionConflict, Click, ConversionEvent, Customer, PromoCode, TrackingLink
@@ -311,13 +311,14 @@ def customers_resolve(*, claims: list[CustomerClaim]) -> list[Customer]:
         _customers_save(list(changed.values()))
         if conflicts:
             AttributionConflict.objects.bulk_create(list(conflicts.values()), ignore_conflicts=True)
-        for customer in attributed.values():
-            outbox_publish(
-                type="customer.attributed",
-                data=customer_attributed_payload(customer),
-                affiliate_id=customer.affiliate_id,
-                brand_id=customer.brand_id,
-            )
+        with outbox_collect():  # one INSERT for the whole batch
+            for customer in attributed.values():
+                outbox_publish(
+                    type="customer.attributed",
+                    data=customer_attributed_payload(customer),
+                    affiliate_id=customer.affiliate_id,
+                    brand_id=customer.brand_id,
+                )
     return [customers[key] for key in keys]
 
 

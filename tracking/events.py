@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integrations.webhooks.outbox import outbox_publish
+from integrations.webhooks.outbox import outbox_collect, outbox_publish
 
 from .choices import MONEY_TYPES, REFERRING_TYPES, EventStatus, EventType
 from .models import ConversionEvent, Customer
@@ -213,13 +213,14 @@ def events_record(*, drafts: list[EventDraft]) -> list[Recorded]:
 
         new_events = [events_by_index[i] for i in sorted(events_by_index)]
         derive = {d.source_id: d.derive_ftd for d in drafts}
-        for event in new_events:
-            outbox_publish(
-                type="conversion.created",
-                data=conversion_created_payload(event),
-                affiliate_id=event.affiliate_id,
-                brand_id=event.brand_id,
-            )
+        with outbox_collect():  # one INSERT for the whole batch
+            for event in new_events:
+                outbox_publish(
+                    type="conversion.created",
+                    data=conversion_created_payload(event),
+                    affiliate_id=event.affiliate_id,
+                    brand_id=event.brand_id,
+                )
         changed = _link_referring(new_events, derive)
         _enqueue_commissions([e.pk for e in new_events] + sorted(changed - {e.pk for e in new_events}))
     return outcomes

@@ -7,6 +7,8 @@ a periodic sweep dispatches whatever that hand-over missed (a broker that was do
 """
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -46,17 +48,79 @@ def _current_batch() -> _PendingBatch | None:
     return None
 
 
+class _Collector:
+    """Announcements made inside `outbox_collect`, written together when its block ends."""
+
+    def __init__(self, depth: int):
+        self.depth = depth
+        self.items: list[dict] = []
+
+
+def _collector() -> _Collector | None:
+    collector = getattr(connection, "_outbox_collector", None)
+    # Only at the transaction level the block was entered at: an announcement made inside a nested atomic
+    # block is written at once, so a savepoint that rolls back takes its announcement with it.
+    if collector is None or not connection.in_atomic_block or len(connection.atomic_blocks) != collector.depth:
+        return None
+    return collector
+
+
+@contextmanager
+def outbox_collect() -> Iterator[None]:
+    """Group the `outbox_publish` calls of a block into one `outbox_publish_many` when the block ends.
+
+    Use it inside the transaction of the change, around a loop that announces many things: the rows are
+    the same, in the same order, handed over on commit the same way, but written with one INSERT. If the
+    block raises, nothing it collected is written (the change it announces fails with it). Outside an
+    atomic block every call writes at once, as without it.
+    """
+    collector = _Collector(len(connection.atomic_blocks)) if connection.in_atomic_block else None
+    previous = getattr(connection, "_outbox_collector", None)
+    connection._outbox_collector = collector
+    try:
+        yield
+    finally:
+        connection._outbox_collector = previous
+    if collector is not None:
+        outbox_publish_many(items=collector.items)
+
+
 def outbox_publish(*, type: str, data: dict, affiliate_id: int | None = None, brand_id: int | None = None) -> None:
     """Record that `type` happened with `data` (JSON-safe: ids, strings, decimal strings)."""
-    event = OutboxEvent.objects.create(
-        type=type, data=data, affiliate_id=affiliate_id, brand_id=brand_id, created_at=timezone.now()
+    item = {"type": type, "data": data, "affiliate_id": affiliate_id, "brand_id": brand_id}
+    collector = _collector()
+    if collector is not None:
+        collector.items.append(item)
+        return
+    outbox_publish_many(items=[item])
+
+
+def outbox_publish_many(*, items: list[dict]) -> None:
+    """`outbox_publish` for many announcements at once (each item: type, data, and optionally affiliate_id
+    and brand_id), in order: one INSERT for all of them, handed over with the transaction's other events."""
+    if not items:
+        return
+    now = timezone.now()
+    events = OutboxEvent.objects.bulk_create(
+        [
+            OutboxEvent(
+                type=item["type"],
+                data=item["data"],
+                affiliate_id=item.get("affiliate_id"),
+                brand_id=item.get("brand_id"),
+                created_at=now,
+            )
+            for item in items
+        ],
+        batch_size=1000,
     )
+    event_ids = [event.pk for event in events]
     batch = _current_batch()
     if batch is not None:
-        batch.event_ids.append(event.pk)
+        batch.event_ids.extend(event_ids)
         return
     batch = _PendingBatch()
-    batch.event_ids.append(event.pk)
+    batch.event_ids.extend(event_ids)
     connection._outbox_batch = batch
     transaction.on_commit(batch)
 

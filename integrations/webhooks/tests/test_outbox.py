@@ -12,7 +12,13 @@ from kombu.exceptions import OperationalError
 from integrations.webhooks.choices import DeliveryStatus
 from integrations.webhooks.delivery import deliveries_run
 from integrations.webhooks.models import Delivery, OutboxEvent
-from integrations.webhooks.outbox import outbox_dispatch, outbox_publish, outbox_sweep
+from integrations.webhooks.outbox import (
+    outbox_collect,
+    outbox_dispatch,
+    outbox_publish,
+    outbox_publish_many,
+    outbox_sweep,
+)
 from integrations.webhooks.tasks import webhooks_deliver, webhooks_dispatch
 
 from .factories import OutboxEventFactory, WebhookEndpointFactory
@@ -68,6 +74,121 @@ def test_events_of_one_transaction_are_handed_over_in_one_dispatch(receiver, dja
 
     assert hand_over.call_count == 1
     assert len(receiver.requests) == 5
+
+
+def _rows():
+    return list(OutboxEvent.objects.order_by("pk").values_list("type", "data", "affiliate_id", "brand_id"))
+
+
+ITEMS = [
+    {"type": "conversion.created", "data": {"id": 1, "amount": "10.50"}, "affiliate_id": 7, "brand_id": 3},
+    {"type": "customer.attributed", "data": {"customer": 2}, "affiliate_id": None, "brand_id": 3},
+    {"type": "affiliate.created", "data": {"id": 9}},
+]
+
+
+@pytest.mark.django_db
+def test_publishing_many_writes_the_same_rows_as_one_by_one_with_one_insert(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    with django_capture_on_commit_callbacks(execute=False), transaction.atomic():
+        for item in ITEMS:
+            outbox_publish(**item)
+    one_by_one = _rows()
+    OutboxEvent.objects.all().delete()
+
+    with django_capture_on_commit_callbacks(execute=False), transaction.atomic(), django_assert_num_queries(1):
+        outbox_publish_many(items=ITEMS)
+
+    assert _rows() == one_by_one
+    assert one_by_one[0] == ("conversion.created", {"id": 1, "amount": "10.50"}, 7, 3)
+    assert one_by_one[2] == ("affiliate.created", {"id": 9}, None, None)
+
+
+@pytest.mark.django_db
+def test_publishing_many_hands_everything_over_in_one_dispatch_with_the_transactions_other_events(
+    receiver, django_capture_on_commit_callbacks
+):
+    WebhookEndpointFactory(url=receiver.url())
+
+    with (
+        mock.patch.object(webhooks_dispatch, "apply_async", wraps=webhooks_dispatch.apply_async) as hand_over,
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        outbox_publish(type="affiliate.created", data={"id": 0})
+        outbox_publish_many(items=ITEMS)
+        outbox_publish_many(items=[])
+
+    assert hand_over.call_count == 1
+    assert hand_over.call_args.kwargs["args"][0] == list(
+        OutboxEvent.objects.order_by("pk").values_list("pk", flat=True)
+    )
+    assert len(receiver.requests) == 4
+    assert Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 4
+
+
+@pytest.mark.django_db
+def test_publishing_many_in_a_rolled_back_transaction_records_and_delivers_nothing(
+    receiver, django_capture_on_commit_callbacks
+):
+    WebhookEndpointFactory(url=receiver.url())
+
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(Boom), transaction.atomic():
+        outbox_publish_many(items=ITEMS)
+        raise Boom
+
+    assert not OutboxEvent.objects.exists()
+    assert not Delivery.objects.exists()
+    assert receiver.requests == []
+
+
+@pytest.mark.django_db
+def test_collected_announcements_are_written_with_one_insert_when_the_block_ends(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+        with outbox_collect():
+            with django_assert_num_queries(0):
+                for item in ITEMS:
+                    outbox_publish(**item)
+            assert not OutboxEvent.objects.exists()  # written when the block ends, still in the transaction
+        assert _rows() == [(i["type"], i["data"], i.get("affiliate_id"), i.get("brand_id")) for i in ITEMS]
+
+    assert len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_collecting_block_that_raises_writes_nothing_it_collected(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False), transaction.atomic():
+        outbox_publish(type="affiliate.created", data={"id": 0})
+        with pytest.raises(Boom), outbox_collect():
+            outbox_publish(type="affiliate.created", data={"id": 1})
+            raise Boom
+        outbox_publish(type="affiliate.created", data={"id": 2})
+
+    assert [row[1]["id"] for row in _rows()] == [0, 2]
+
+
+@pytest.mark.django_db
+def test_an_announcement_in_a_rolled_back_savepoint_inside_a_collecting_block_is_not_kept(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=False), transaction.atomic(), outbox_collect():
+        outbox_publish(type="affiliate.created", data={"id": 1})
+        with pytest.raises(Boom), transaction.atomic():
+            outbox_publish(type="affiliate.created", data={"id": 2})
+            raise Boom
+        outbox_publish(type="affiliate.created", data={"id": 3})
+
+    assert [row[1]["id"] for row in _rows()] == [1, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_collecting_outside_a_transaction_writes_each_announcement_at_once():
+    with outbox_collect():
+        outbox_publish(type="affiliate.created", data={"id": 1})
+        assert OutboxEvent.objects.count() == 1
 
 
 @pytest.mark.django_db
