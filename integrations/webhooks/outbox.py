@@ -6,6 +6,7 @@ from the outbox, by the `delivery` queue: on commit the new events are handed to
 a periodic sweep dispatches whatever that hand-over missed (a broker that was down, a worker that died).
 """
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,26 +96,57 @@ def outbox_publish(*, type: str, data: dict, affiliate_id: int | None = None, br
     outbox_publish_many(items=[item])
 
 
+def _insert_postgresql(items: list[dict], now) -> list[int]:
+    """The rows as one INSERT … SELECT FROM unnest(column arrays), parameters bound on the server: Django's
+    bulk_create builds a model object per row and quotes every array element on the client, which costs
+    more than the INSERT. Returns the new ids in the order of `items`."""
+    import psycopg
+
+    encoder = OutboxEvent._meta.get_field("data").encoder
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (type, data, affiliate_id, brand_id, created_at) "  # noqa: S608 (names from the model)
+        "SELECT u.type, u.data::jsonb, u.affiliate_id, u.brand_id, %s "
+        "FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) WITH ORDINALITY "
+        "AS u(type, data, affiliate_id, brand_id, n) ORDER BY u.n RETURNING id"
+    )
+    params = [
+        now,
+        [item["type"] for item in items],
+        [json.dumps(item["data"], cls=encoder) for item in items],
+        [item.get("affiliate_id") for item in items],
+        [item.get("brand_id") for item in items],
+    ]
+    connection.ensure_connection()
+    # Django's cursor wrapper (query logging, error translation) around a server-binding psycopg cursor.
+    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def outbox_publish_many(*, items: list[dict]) -> None:
     """`outbox_publish` for many announcements at once (each item: type, data, and optionally affiliate_id
     and brand_id), in order: one INSERT for all of them, handed over with the transaction's other events."""
     if not items:
         return
-    now = timezone.now()
-    events = OutboxEvent.objects.bulk_create(
-        [
-            OutboxEvent(
-                type=item["type"],
-                data=item["data"],
-                affiliate_id=item.get("affiliate_id"),
-                brand_id=item.get("brand_id"),
-                created_at=now,
-            )
-            for item in items
-        ],
-        batch_size=1000,
-    )
-    event_ids = [event.pk for event in events]
+    if connection.vendor == "postgresql":
+        event_ids = _insert_postgresql(items, timezone.now())
+    else:
+        now = timezone.now()
+        events = OutboxEvent.objects.bulk_create(
+            [
+                OutboxEvent(
+                    type=item["type"],
+                    data=item["data"],
+                    affiliate_id=item.get("affiliate_id"),
+                    brand_id=item.get("brand_id"),
+                    created_at=now,
+                )
+                for item in items
+            ],
+            batch_size=1000,
+        )
+        event_ids = [event.pk for event in events]
     batch = _current_batch()
     if batch is not None:
         batch.event_ids.extend(event_ids)
