@@ -67,7 +67,8 @@ class InboundEvent(models.Model):
     """A raw request (or one element of a batch) exactly as a source sent it, stored before we answer.
     Malformed ones are stored too, rejected with a reason code. Replayable under a newer mapping."""
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="inbound_events")
+    # Every postback inserts a row here: only the indexes that reads need (see Meta), no redundant ones.
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="inbound_events", db_index=False)
     received_at = models.DateTimeField(db_index=True)
     channel = models.CharField(max_length=20, default="postback", help_text="postback, api, replay, import")
     method = models.CharField(max_length=10, blank=True)
@@ -79,17 +80,28 @@ class InboundEvent(models.Model):
     batch_index = models.PositiveIntegerField(null=True, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=InboundStatus.choices, default=InboundStatus.RECEIVED)
-    reason_code = models.CharField(max_length=60, blank=True, db_index=True)
+    reason_code = models.CharField(max_length=60, blank=True)
     reason_detail = models.TextField(blank=True)
     mapping_version = models.ForeignKey(
-        MappingVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_events"
+        MappingVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inbound_events",
+        db_index=False,
     )
     canonical = models.JSONField(null=True, blank=True, help_text="The canonical event the mapping produced.")
     external_id = models.CharField(
         max_length=200, blank=True, help_text="The event id the mapping found (or derived by id_fields)."
     )
     duplicate_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The original."
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The original.",
+        db_index=False,
     )
     attempts = models.PositiveIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -100,6 +112,15 @@ class InboundEvent(models.Model):
             models.Index(fields=["source", "status", "received_at"]),
             models.Index(fields=["status", "received_at"]),
             models.Index(fields=["source", "external_id"]),
+            # Partial: written only for the rows they find (rejections by reason; duplicates of an original).
+            models.Index(
+                fields=["source", "reason_code", "received_at"],
+                name="inbound_rejected_reason_idx",
+                condition=models.Q(status="rejected"),
+            ),
+            models.Index(
+                fields=["duplicate_of"], name="inbound_duplicate_of_idx", condition=models.Q(duplicate_of__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
