@@ -83,3 +83,25 @@ def api():
 @pytest.fixture
 def mgmt(api, db):
     return api("management")
+
+
+@pytest.fixture
+def broker():
+    """The real Redis broker of REDIS_URL, emptied before and after, with tasks no longer inline.
+    Yields the Redis client of that broker, with the broker URL as `.url`."""
+    import redis
+
+    from config.celery import app
+    from core.testing import use_broker
+
+    url = os.environ["REDIS_URL"]
+    client = redis.Redis.from_url(url)
+    client.url = url
+    client.flushdb()
+    saved = app.conf.broker_url, app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    use_broker(url)
+    yield client
+    app.conf.task_always_eager = saved[1]
+    use_broker(saved[0])
+    client.flushdb()

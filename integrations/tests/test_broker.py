@@ -3,8 +3,6 @@ processed later by the sweep; nothing accepted is lost, nothing is counted twice
 
 import datetime as dt
 import json
-import os
-import threading
 
 import pytest
 import time_machine
@@ -13,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from config.celery import app
+from core.testing import use_broker, wait_for
 from integrations.models import InboundEvent, InboundStatus
 from integrations.tasks import ingest_sweep
 from tracking.models import ConversionEvent
@@ -20,39 +19,6 @@ from tracking.models import ConversionEvent
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
 UNREACHABLE = "redis://127.0.0.1:1/0"
-
-
-def _use_broker(url: str) -> None:
-    app.conf.broker_url = url
-    # Producer and connection pools are cached per app; drop them so the next publish connects anew.
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-def _wait_for(condition, seconds: float = 30.0) -> bool:
-    """Poll the database while the worker thread works (it runs in real time)."""
-    pause = threading.Event()
-    for _ in range(int(seconds / 0.1)):
-        if condition():
-            return True
-        pause.wait(0.1)
-    return condition()
-
-
-@pytest.fixture
-def broker():
-    import redis
-
-    url = os.environ["REDIS_URL"]
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    saved = app.conf.broker_url, app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    _use_broker(url)
-    yield url
-    app.conf.task_always_eager = saved[1]
-    _use_broker(saved[0])
-    client.flushdb()
 
 
 def _post(client, key, event):
@@ -70,7 +36,7 @@ def test_events_accepted_with_the_broker_down_are_processed_by_the_sweep_on_a_re
     source, key = make_source()
     client = Client()
     # given the broker is unreachable: requests are still accepted and stored
-    _use_broker(UNREACHABLE)
+    use_broker(UNREACHABLE)
     answers = [_post(client, key, _event(n)) for n in range(5)]
     assert [a.status_code for a in answers] == [202] * 5
     assert InboundEvent.objects.filter(source=source, status=InboundStatus.RECEIVED).count() == 5
@@ -79,18 +45,18 @@ def test_events_accepted_with_the_broker_down_are_processed_by_the_sweep_on_a_re
     assert _post(client, key, _event(0)).json()["results"][0]["status"] == "duplicate"
 
     # when the broker is back and the periodic sweep runs on a real worker
-    _use_broker(broker)
+    use_broker(broker.url)
     with start_worker(app, queues=["ingest"], pool="solo", perform_ping_check=False, shutdown_timeout=30):
         with time_machine.travel(timezone.now() + dt.timedelta(minutes=2), tick=True):
             ingest_sweep.delay()
-            processed = _wait_for(lambda: ConversionEvent.objects.filter(source=source).count() == 5)
+            processed = wait_for(lambda: ConversionEvent.objects.filter(source=source).count() == 5)
         # then every accepted event became exactly one canonical event
         assert processed
         assert InboundEvent.objects.filter(source=source, status=InboundStatus.PROCESSED).count() == 5
         # and events sent now go straight through the queue to the worker
         assert _post(client, key, _event(9)).status_code == 202
-        assert _wait_for(lambda: ConversionEvent.objects.filter(source=source, external_id="D9").exists())
+        assert wait_for(lambda: ConversionEvent.objects.filter(source=source, external_id="D9").exists())
         # a second sweep finds nothing left and changes nothing
         ingest_sweep.delay()
-        assert _wait_for(lambda: not InboundEvent.objects.filter(status=InboundStatus.RECEIVED).exists())
+        assert wait_for(lambda: not InboundEvent.objects.filter(status=InboundStatus.RECEIVED).exists())
     assert ConversionEvent.objects.filter(source=source).count() == 6
