@@ -5,6 +5,7 @@ errors, and the status actions turn them into admin messages.
 """
 
 import json
+from decimal import Decimal, InvalidOperation
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -58,8 +59,8 @@ def _is_blank(value) -> bool:
         return True
     if isinstance(value, str):
         try:
-            return float(value) == 0 and value.replace(".", "").replace("0", "") == ""
-        except ValueError:
+            return Decimal(value) == 0
+        except (InvalidOperation, ValueError):
             return False
     return False
 
