@@ -415,6 +415,23 @@ class DealAdmin(ModelAdmin):
     search_fields = ["name", "brand__name", "brand__slug"]
     list_select_related = ["brand"]
     inlines = [DealVersionInline]
+    actions = ["open_selected", "close_selected"]
+
+    @admin.action(description="Open selected deals for new assignments")
+    def open_selected(self, request, queryset):
+        for deal in queryset:
+            services.deal_set_active(deal=deal, active=True, by=request.user)
+        self.message_user(request, f"{queryset.count()} deal(s) open for new assignments.", level=messages.SUCCESS)
+
+    @admin.action(description="Close selected deals to new assignments (existing ones stay in force)")
+    def close_selected(self, request, queryset):
+        for deal in queryset:
+            services.deal_set_active(deal=deal, active=False, by=request.user)
+        self.message_user(
+            request,
+            f"{queryset.count()} deal(s) closed to new assignments; existing ones stay in force.",
+            level=messages.SUCCESS,
+        )
 
     def get_inlines(self, request, obj=None):
         return self.inlines if obj else []

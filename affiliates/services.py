@@ -252,5 +252,20 @@ def deal_assignment_create(
     return assignment
 
 
+def deal_set_active(*, deal: Deal, active: bool, by=None) -> Deal:
+    """Open or close a deal for new assignments. Assignments already made keep their terms and dates:
+    closing a deal never changes what was agreed (end an assignment to stop paying it)."""
+    with transaction.atomic():
+        changed = Deal.objects.filter(pk=deal.pk, is_active=not active).update(is_active=active)
+        deal.refresh_from_db()
+        if changed:
+            outbox_publish(
+                type="deal.changed",
+                data={"id": deal.pk, "brand": deal.brand.slug, "version": deal.current_version, "is_active": active},
+                brand_id=deal.brand_id,
+            )
+    return deal
+
+
 def deal_assignment_delete(*, assignment: DealAssignment) -> None:
     assignment.delete()

@@ -113,6 +113,18 @@ class DealViewSet(IdempotentPostMixin, viewsets.ModelViewSet):
         deal.refresh_from_db()
         return Response(DealSerializer(deal).data)
 
+    @extend_schema(request=None, responses=DealSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        """Close the deal to new assignments; assignments already made stay in force."""
+        return Response(DealSerializer(services.deal_set_active(deal=self.get_object(), active=False)).data)
+
+    @extend_schema(request=None, responses=DealSerializer)
+    @action(detail=True, methods=["post"])
+    def open(self, request, pk=None):
+        """Open the deal for new assignments again."""
+        return Response(DealSerializer(services.deal_set_active(deal=self.get_object(), active=True)).data)
+
     @extend_schema(responses=DealVersionSerializer(many=True))
     @action(detail=True, methods=["get"])
     def versions(self, request, pk=None):

@@ -451,3 +451,25 @@ def test_the_affiliate_page_offers_only_the_changes_the_workflow_allows(staff):
     assert reverse("admin:affiliates_affiliate_approve_detail", args=[active.pk]) not in page
     assert reverse("admin:affiliates_affiliate_reject_detail", args=[active.pk]) not in page
     assert staff.post(reverse("admin:affiliates_affiliate_reject_detail", args=[active.pk])).status_code == 403
+
+
+def test_closing_deals_from_the_list_keeps_their_assignments(staff):
+    # given a deal with an assignment
+    assignment = DealAssignmentFactory()
+    deal = assignment.deal
+    # when the manager closes it from the deal list
+    response = staff.post(
+        reverse("admin:affiliates_deal_changelist"), {"action": "close_selected", ACTION_CHECKBOX_NAME: [deal.pk]}
+    )
+    # then the deal is closed, announced once, and the assignment stays in force
+    deal.refresh_from_db()
+    assert response.status_code == 302
+    assert deal.is_active is False
+    assert DealAssignment.objects.filter(pk=assignment.pk).exists()
+    assert OutboxEvent.objects.filter(type="deal.changed", data__is_active=False).count() == 1
+    assert "1 deal(s) closed to new assignments; existing ones stay in force." in _messages(response)
+    # and opening it again is the same in reverse
+    changelist = reverse("admin:affiliates_deal_changelist")
+    staff.post(changelist, {"action": "open_selected", ACTION_CHECKBOX_NAME: [deal.pk]})
+    deal.refresh_from_db()
+    assert deal.is_active is True

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from affiliates.models import Deal, DealVersion
+from affiliates.models import Deal, DealAssignment, DealVersion
 from affiliates.tests.factories import BrandFactory, DealAssignmentFactory, DealFactory
 
 pytestmark = pytest.mark.django_db
@@ -313,3 +313,25 @@ def test_deal_list_costs_a_fixed_number_of_queries(mgmt, brand, django_assert_ma
         response = mgmt.get("/api/v1/deals")
 
     assert len(response.json()["results"]) == 5
+
+
+def test_closing_a_deal_refuses_new_assignments_but_keeps_existing_ones(mgmt):
+    from affiliates.tests.factories import AffiliateFactory
+
+    # given a deal assigned to one affiliate
+    assignment = DealAssignmentFactory()
+    deal = assignment.deal
+    # when a manager closes it
+    response = mgmt.post(f"/api/v1/deals/{deal.pk}/close")
+    # then it is inactive, the existing assignment stays, and a new assignment is refused
+    assert response.status_code == 200
+    assert response.json()["is_active"] is False
+    assert DealAssignment.objects.filter(pk=assignment.pk).exists()
+    other = AffiliateFactory()
+    new = {"deal": deal.pk, "affiliate": other.pk, "valid_from": "2026-01-01"}
+    refused = mgmt.post("/api/v1/deal-assignments", new)
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == [{"field": "deal", "message": "This deal is inactive."}]
+    # and opening it again allows assignments
+    assert mgmt.post(f"/api/v1/deals/{deal.pk}/open").json()["is_active"] is True
+    assert mgmt.post("/api/v1/deal-assignments", new).status_code == 201
