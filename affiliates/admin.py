@@ -21,6 +21,8 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 
+from core.readonly_admin import ReadOnlyAdminMixin
+
 from . import services
 from .choices import ALLOWED_TRANSITIONS, AffiliateStatus, DealKind
 from .forms import DealAssignmentForm, DealForm, StatusReasonForm, _flatten
@@ -149,62 +151,38 @@ class BrandAdmin(HttpsUrlMixin, ModelAdmin):
 # --- Affiliates ---------------------------------------------------------------------------------
 
 
-class StatusChangeInline(TabularInline):
+class StatusChangeInline(ReadOnlyAdminMixin, TabularInline):
     model = AffiliateStatusChange
     verbose_name = "status change"
     verbose_name_plural = "Status history"
     fields = ["changed_at", "from_status", "to_status", "reason", "changed_by"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     tab = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("changed_by")
 
 
-class SubAffiliateInline(TabularInline):
+class SubAffiliateInline(ReadOnlyAdminMixin, TabularInline):
     model = Affiliate
     fk_name = "parent"
     verbose_name = "sub-affiliate"
     verbose_name_plural = "Sub-affiliates"
     fields = ["name", "email", "status", "country", "created_at"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
     tab = True
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class AssignmentInline(TabularInline):
+class AssignmentInline(ReadOnlyAdminMixin, TabularInline):
     model = DealAssignment
     fk_name = "affiliate"
     verbose_name = "deal assignment"
     verbose_name_plural = "Deals"
     fields = ["deal", "brand", "valid_from", "valid_to", "overrides"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
     tab = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("deal", "brand")
@@ -373,21 +351,13 @@ class AffiliateAdmin(HttpsUrlMixin, ModelAdmin):
 # --- Deals --------------------------------------------------------------------------------------
 
 
-class DealVersionInline(TabularInline):
+class DealVersionInline(ReadOnlyAdminMixin, TabularInline):
     model = DealVersion
     verbose_name = "version"
     verbose_name_plural = "Versions (newest first; earlier versions never change)"
     fields = ["version_link", "effective_from", "change_note", "created_by", "created_at", "changes"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["-version"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("created_by").order_by("-version")
@@ -515,7 +485,7 @@ class DealAdmin(ModelAdmin):
 
 
 @admin.register(DealVersion)
-class DealVersionAdmin(ModelAdmin):
+class DealVersionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """One version's full terms, read-only: what was agreed, and when."""
 
     list_display = ["deal", "version", "kind", "currency", "effective_from", "change_note", "created_at"]
@@ -524,15 +494,6 @@ class DealVersionAdmin(ModelAdmin):
     list_select_related = ["deal", "deal__brand"]
     readonly_fields = ["deal", "version", "effective_from", "change_note", "created_by", "created_at", "terms"]
     fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @display(description="Terms")
     def terms(self, obj):

@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 
+from core.readonly_admin import ReadOnlyAdminMixin
 from tracking.models import ConversionEvent
 
 from . import services
@@ -208,7 +209,7 @@ class SourceAdmin(ModelAdmin):
 
 
 @admin.register(MappingVersion)
-class MappingVersionAdmin(ModelAdmin):
+class MappingVersionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["source", "version", "created_by", "created_at", "note"]
     list_filter = ["source"]
     readonly_fields = ["source", "version", "pretty_mapping", "note", "created_by", "created_at"]
@@ -217,15 +218,6 @@ class MappingVersionAdmin(ModelAdmin):
     @admin.display(description="mapping")
     def pretty_mapping(self, obj):
         return format_html("<pre>{}</pre>", _pretty(obj.mapping))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReasonFilter(admin.SimpleListFilter):

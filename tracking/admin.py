@@ -24,6 +24,8 @@ from unfold.contrib.filters.admin import (
 )
 from unfold.decorators import action, display
 
+from core.readonly_admin import ReadOnlyAdminMixin
+
 from . import services
 from .forms import PromoCodeForm, ReassignForm, TrackingLinkForm
 from .models import AttributionConflict, Click, Customer, CustomerReassignment, PromoCode, TrackingLink
@@ -186,7 +188,7 @@ class PromoCodeAdmin(ModelAdmin):
 
 
 @admin.register(Click)
-class ClickAdmin(ModelAdmin):
+class ClickAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["click_id", "created_at", "affiliate", "brand", "link", "sub1", "country", "flag", "is_billable"]
     list_filter = [
         ("affiliate", RelatedDropdownFilter),
@@ -209,15 +211,6 @@ class ClickAdmin(ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Click._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Customers ------------------------------------------------------------------------------------
