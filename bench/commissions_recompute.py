@@ -31,34 +31,22 @@ from decimal import Decimal
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from bench.server import database_drop, database_recreate, django_standalone  # noqa: E402
+
 DB_NAME = "bench_h6"
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/6")
 
 
 def prepare_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    database_recreate(server_url=PG_URL, name=DB_NAME)
 
 
 def setup_django() -> None:
-    os.environ["DATABASE_URL"] = f"{PG_URL}/{DB_NAME}"
     # Announcements go to the outbox in the same transaction, and the hand-over to delivery is queued on
     # Redis db 6 (emptied at the end), as in production: no delivery work runs inside the recompute.
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
-    os.environ["CELERY_BROKER_URL"] = BROKER
-    os.environ.setdefault("CACHE_URL", "locmemcache://")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_standalone(database_url=f"{PG_URL}/{DB_NAME}", broker_url=BROKER)
 
 
 def copy_rows(model, rows: list[dict]) -> None:
@@ -207,10 +195,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        import psycopg
-
-        with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        database_drop(server_url=PG_URL, name=DB_NAME)
     slowest = max(results.values())
     rate = world["events"] / slowest
     print(f"slowest run: {rate:,.0f} events/s (target ≥ 20,000): {'met' if rate >= 20_000 else 'NOT met'}")

@@ -31,6 +31,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from bench.server import database_recreate, django_standalone  # noqa: E402
+
 DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_h5")
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/5")
@@ -40,25 +43,11 @@ SQLITE_PATH = f"/tmp/{DB_NAME}.sqlite3"
 def setup(use_sqlite: bool) -> None:
     if use_sqlite:
         Path(SQLITE_PATH).unlink(missing_ok=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{SQLITE_PATH}"
+        database_url = f"sqlite:///{SQLITE_PATH}"
     else:
-        import psycopg
-
-        with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-        os.environ["DATABASE_URL"] = f"{PG_URL}/{DB_NAME}"
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
-    os.environ["CELERY_BROKER_URL"] = BROKER
-    os.environ.setdefault("CACHE_URL", "locmemcache://")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+        database_recreate(server_url=PG_URL, name=DB_NAME)
+        database_url = f"{PG_URL}/{DB_NAME}"
+    django_standalone(database_url=database_url, broker_url=BROKER)
 
 
 def populate(events: int, customers: int, rng: random.Random) -> list[int]:

@@ -33,6 +33,27 @@ def database_drop(*, server_url: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def django_standalone(*, database_url: str, broker_url: str) -> None:
+    """Set Django up in this process on `database_url`, tasks queued on `broker_url` (never inline), and
+    migrate: what the stand-alone benchmark scripts share."""
+    import os
+    import sys
+
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
+    os.environ["CELERY_BROKER_URL"] = broker_url
+    os.environ.setdefault("CACHE_URL", "locmemcache://")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
