@@ -1,6 +1,7 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .money import is_currency
+from .money import is_currency, quantize
 
 
 class StrictFieldsMixin:
@@ -44,3 +45,16 @@ class CurrencyField(serializers.CharField):
         if not is_currency(value):
             self.fail("invalid_currency", value=value)
         return value
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "200.00"})
+class MoneyAmountField(serializers.Field):
+    """A read-only amount as a decimal string in its currency's minor unit ("200.00"; "1500" for JPY). The
+    amount is the attribute `amount_attr`, the currency the attribute `currency_attr` of the same object."""
+
+    def __init__(self, *, amount_attr: str = "amount", currency_attr: str = "currency", **kwargs):
+        self.amount_attr, self.currency_attr = amount_attr, currency_attr
+        super().__init__(read_only=True, source="*", **kwargs)
+
+    def to_representation(self, obj) -> str:
+        return str(quantize(getattr(obj, self.amount_attr), getattr(obj, self.currency_attr)))

@@ -1,14 +1,13 @@
 from rest_framework import serializers
 
 from affiliates.models import Affiliate, Brand
-from core.money import quantize
-from core.serializers import StrictSerializer
+from core.serializers import MoneyAmountField, StrictSerializer
 
 from ..models import CommissionEntry
 
 
 class CommissionEntrySerializer(serializers.ModelSerializer):
-    amount = serializers.SerializerMethodField()
+    amount = MoneyAmountField()
     events = serializers.ListField(child=serializers.IntegerField(), read_only=True)
 
     class Meta:
@@ -19,10 +18,6 @@ class CommissionEntrySerializer(serializers.ModelSerializer):
             "events", "reverses", "batch", "decided_at", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
-
-    def get_amount(self, entry) -> str:
-        """Decimal string in the currency's minor unit, e.g. "200.00"."""
-        return str(quantize(entry.amount, entry.currency))
 
 
 class DecisionInputSerializer(StrictSerializer):

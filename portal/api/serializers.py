@@ -13,8 +13,7 @@ from affiliates.services import deal_version_terms
 from affiliates.terms import DealTermsSerializer
 from commissions.choices import EntryKind, EntryStatus
 from commissions.models import CommissionEntry
-from core.money import quantize
-from core.serializers import StrictSerializer
+from core.serializers import MoneyAmountField, StrictSerializer
 from tracking.models import TrackingLink
 
 from ..selectors import GROUP_BY, version_periods
@@ -169,7 +168,7 @@ class PartnerDealVersionRefSerializer(serializers.Serializer):
 
 class PartnerCommissionSerializer(serializers.ModelSerializer):
     brand = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    amount = serializers.SerializerMethodField()
+    amount = MoneyAmountField()
     deal_version = serializers.SerializerMethodField()
     events = serializers.ListField(child=serializers.IntegerField(), read_only=True)
 
@@ -180,10 +179,6 @@ class PartnerCommissionSerializer(serializers.ModelSerializer):
             "period", "occurred_at", "deal_version", "explanation", "events", "reverses", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
-
-    def get_amount(self, entry) -> str:
-        """Decimal string in the currency's minor unit, e.g. "200.00"."""
-        return str(quantize(entry.amount, entry.currency))
 
     @extend_schema_field(PartnerDealVersionRefSerializer(allow_null=True))
     def get_deal_version(self, entry) -> dict | None:
