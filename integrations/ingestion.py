@@ -29,6 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from affiliates.models import Brand
+from core.bulk_sql import rows_update
 from tracking.attribution import CustomerClaim, customers_resolve
 from tracking.events import EventDraft, events_record
 
@@ -781,17 +782,7 @@ def _process_chunk(ids: list[int], *, remap: bool, timing: Timing) -> dict[int, 
 
 
 def _save_outcomes(rows: list[InboundEvent]) -> None:
-    """One prepared UPDATE run for every row (executemany): Django's bulk_update builds a CASE per field and
-    row, which costs more than the processing itself at batch sizes."""
-    if not rows:
-        return
-    fields = [InboundEvent._meta.get_field(name) for name in UPDATE_FIELDS]
-    table = connection.ops.quote_name(InboundEvent._meta.db_table)
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
-    params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk] for row in rows]
-    with connection.cursor() as cursor:
-        # Table and column names come from the model, never from input.
-        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", params)  # noqa: S608
+    rows_update(model=InboundEvent, rows=rows, field_names=UPDATE_FIELDS)
 
 
 def _canonical_with_ref(row: InboundEvent, event_id: int) -> None:

@@ -16,9 +16,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from affiliates.models import Affiliate, Brand
+from core.bulk_sql import rows_update
 from integrations.webhooks.outbox import outbox_collect, outbox_publish
 
 from .choices import AttributionMethod
@@ -366,16 +367,8 @@ def _claim_apply(customer: Customer, claim: CustomerClaim, lookup: _HintLookup, 
 
 
 def _customers_save(customers: list[Customer]) -> None:
-    """One prepared UPDATE run for every changed customer (rows locked by this transaction)."""
-    if not customers:
-        return
-    fields = [Customer._meta.get_field(name) for name in _CUSTOMER_FIELDS]
-    table = connection.ops.quote_name(Customer._meta.db_table)
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
-    params = [[f.get_db_prep_save(getattr(c, f.attname), connection) for f in fields] + [c.pk] for c in customers]
-    with connection.cursor() as cursor:
-        # Table and column names come from the model, never from input.
-        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", params)  # noqa: S608
+    """Write the changed customers (rows locked by this transaction) in one prepared UPDATE run."""
+    rows_update(model=Customer, rows=customers, field_names=_CUSTOMER_FIELDS)
 
 
 def customer_attributed_payload(customer: Customer) -> dict:
