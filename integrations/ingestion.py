@@ -29,7 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from affiliates.models import Brand
-from core.bulk_sql import rows_update
+from core.bulk_sql import rows_update, run_bound
 from tracking.attribution import CustomerClaim, customers_resolve
 from tracking.events import EventDraft, events_record
 
@@ -595,10 +595,16 @@ def inbound_handover(*, inbound_ids: list[int]) -> None:
 # --- processing ---------------------------------------------------------------------------------
 @dataclass
 class _Context:
+    sources: dict[int, Source] = field(default_factory=dict)
     mappers: dict[int, tuple[Mapper | None, str, int | None]] = field(default_factory=dict)
     brands: dict[str, int | None] = field(default_factory=dict)
     brand_objects: dict[int, Brand] = field(default_factory=dict)
     rates: RateCache = field(default_factory=RateCache)
+
+    def source(self, source_id: int) -> Source:
+        if source_id not in self.sources:
+            self.sources[source_id] = Source.objects.get(pk=source_id)
+        return self.sources[source_id]
 
     def mapper(self, source: Source) -> tuple[Mapper | None, str, int | None]:
         if source.pk not in self.mappers:
@@ -644,7 +650,7 @@ def _reject(row: InboundEvent, code: str, detail: str, now: datetime) -> None:
 
 def _draft(row: InboundEvent, canonical: dict, ctx: _Context) -> tuple[EventDraft, CustomerClaim | None]:
     """The event as a draft, and what it says about its customer (resolved for the whole chunk at once)."""
-    source = row.source
+    source = ctx.source(row.source_id)
     brand_id = source.brand_id
     if canonical.get("brand"):
         brand_id = ctx.brand_id(canonical["brand"])
@@ -706,13 +712,7 @@ def _process_chunk(ids: list[int], *, remap: bool, timing: Timing) -> dict[int, 
     ctx = _Context()
     outcomes: dict[int, str] = {}
     with transaction.atomic():
-        # FOR NO KEY UPDATE: rows that point at this one (duplicates, canonical events) take KEY SHARE locks
-        # on it, which must not make SKIP LOCKED pass it over.
-        rows = list(
-            InboundEvent.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
-            .select_related("source")
-            .filter(pk__in=ids, status=InboundStatus.RECEIVED)
-        )
+        rows = _claim_rows(ids)
         # Events of one customer stay in arrival order; customers are locked in a stable order.
         rows.sort(key=lambda r: ((r.canonical or {}).get("customer_id", ""), r.pk))
         drafts: list[tuple[InboundEvent, EventDraft]] = []
@@ -721,7 +721,7 @@ def _process_chunk(ids: list[int], *, remap: bool, timing: Timing) -> dict[int, 
             row.attempts += 1
             started = time.perf_counter()
             if remap or row.canonical is None:
-                mapper, error, version_id = ctx.mapper(row.source)
+                mapper, error, version_id = ctx.mapper(ctx.source(row.source_id))
                 row.mapping_version_id = version_id
                 if row.payload is None:
                     result = None
@@ -779,6 +779,49 @@ def _process_chunk(ids: list[int], *, remap: bool, timing: Timing) -> dict[int, 
             outcomes[row.pk] = row.status
     timing.events += len(rows)
     return outcomes
+
+
+# What processing reads of an inbound row (not the raw body, kept for the record only).
+_CLAIM_FIELDS = [f for f in InboundEvent._meta.concrete_fields if f.attname != "body"]
+
+
+def _claim_rows(ids: list[int]) -> list[InboundEvent]:
+    """Lock the `received` rows among `ids` for this transaction, skipping those another worker holds.
+
+    FOR NO KEY UPDATE: rows that point at this one (duplicates, canonical events) take KEY SHARE locks on
+    it, which must not make SKIP LOCKED pass it over. On PostgreSQL the ids travel as one binary array.
+    """
+    if connection.vendor != "postgresql":
+        return list(
+            InboundEvent.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+            .defer("body")
+            .filter(pk__in=ids, status=InboundStatus.RECEIVED)
+        )
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {', '.join(quote(f.column) for f in _CLAIM_FIELDS)} FROM {_table()} "  # noqa: S608 (model names)
+        "WHERE id = ANY(%b::bigint[]) AND status = %s FOR NO KEY UPDATE SKIP LOCKED"
+    )
+    names = [f.attname for f in _CLAIM_FIELDS]
+    rows = []
+    for values in run_bound(sql, [ids, InboundStatus.RECEIVED]):
+        row = _Claimed()
+        row.__dict__.update(zip(names, values, strict=True))
+        # jsonb arrives as text from a cursor of Django's connection (the field decodes it in the ORM).
+        for name in _JSON_COLUMNS:
+            value = row.__dict__[name]
+            if isinstance(value, str):
+                row.__dict__[name] = json.loads(value)
+        row.pk = row.id
+        rows.append(row)
+    return rows
+
+
+class _Claimed:
+    """An inbound row as processing reads and writes it: its columns as attributes (by attname) and `pk`, what
+    `rows_update` needs; lighter than a model instance, which processing never saves by itself."""
+
+    pk: int
 
 
 def _save_outcomes(rows: list[InboundEvent]) -> None:
@@ -855,13 +898,30 @@ def inbound_replay(*, inbound_ids: list[int], timing: Timing | None = None) -> d
     they are (their outcome is final) and reported with their status.
     """
     ids = sorted(set(inbound_ids))
-    InboundEvent.objects.filter(pk__in=ids, status=InboundStatus.REJECTED).exclude(
-        reason_code__in=NOT_REPLAYABLE
-    ).update(status=InboundStatus.RECEIVED, reason_code="", reason_detail="")
+    if connection.vendor == "postgresql":
+        run_bound(
+            f"UPDATE {_table()} SET status = %s, reason_code = '', reason_detail = '' "  # noqa: S608 (model names)
+            "WHERE id = ANY(%b::bigint[]) AND status = %s AND reason_code <> ALL(%b::text[])",
+            [InboundStatus.RECEIVED, ids, InboundStatus.REJECTED, list(NOT_REPLAYABLE)],
+        )
+    else:
+        for start in range(0, len(ids), REPLAY_STATEMENT_IDS):
+            InboundEvent.objects.filter(
+                pk__in=ids[start : start + REPLAY_STATEMENT_IDS], status=InboundStatus.REJECTED
+            ).exclude(reason_code__in=NOT_REPLAYABLE).update(
+                status=InboundStatus.RECEIVED, reason_code="", reason_detail=""
+            )
     outcomes = inbound_process(inbound_ids=ids, remap=True, timing=timing)
-    for pk, status in InboundEvent.objects.filter(pk__in=ids).exclude(pk__in=outcomes).values_list("pk", "status"):
-        outcomes[pk] = status
+    untouched = [pk for pk in ids if pk not in outcomes]
+    for start in range(0, len(untouched), REPLAY_STATEMENT_IDS):
+        chunk = untouched[start : start + REPLAY_STATEMENT_IDS]
+        outcomes.update(InboundEvent.objects.filter(pk__in=chunk).values_list("pk", "status"))
     return outcomes
+
+
+# Ids per statement of a replay's bookkeeping: a bulk replay of a day's events must not become one statement
+# with an IN list of hundreds of thousands of values.
+REPLAY_STATEMENT_IDS = 5_000
 
 
 # Requests that never had an event in them: replaying them cannot produce one.

@@ -16,10 +16,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from affiliates.models import Affiliate, Brand
-from core.bulk_sql import rows_update
+from core.bulk_sql import columns_insert, rows_update, run_bound
 from integrations.webhooks.outbox import outbox_collect, outbox_publish
 
 from .choices import AttributionMethod
@@ -206,11 +206,11 @@ class _HintLookup:
                 if value:
                     values[method].add(value)
         clicks = [v for v in values[AttributionMethod.CLICK_ID] if len(v) <= 40]
-        self.clicks = (
-            {c.click_id: c for c in Click.objects.select_related("affiliate", "link").filter(click_id__in=clicks)}
-            if clicks
-            else {}
-        )
+        self.clicks = {c.click_id: c for c in Click.objects.filter(click_id__in=clicks)} if clicks else {}
+        # Many clicks share few links and affiliates: each is read once, not joined to every click.
+        self.click_links = TrackingLink.objects.in_bulk({c.link_id for c in self.clicks.values()} - {None})
+        # Attribution needs an affiliate's identity only (anything else read later loads on access).
+        self.click_affiliates = Affiliate.objects.only("id").in_bulk({c.affiliate_id for c in self.clicks.values()})
         tokens = [v for v in values[AttributionMethod.TRACKING_TOKEN] if len(v) <= 32]
         self.links = (
             {
@@ -237,7 +237,10 @@ class _HintLookup:
             if not (occurred_at - window <= click.created_at <= occurred_at + CLICK_CLOCK_SKEW):
                 return None
             subs = {name: getattr(click, name) for name in SUB_FIELDS}
-            return Resolution(method, value, click.affiliate, click=click, link=click.link, subs=subs)
+            link = self.click_links.get(click.link_id)
+            return Resolution(
+                method, value, self.click_affiliates[click.affiliate_id], click=click, link=link, subs=subs
+            )
         if method == AttributionMethod.TRACKING_TOKEN:
             link = self.links.get(value)
             if link is None or link.brand_id != brand.pk:
@@ -262,17 +265,35 @@ def _customers_locked(brand: Brand, external_ids: set[str]) -> dict[str, Custome
     A concurrent creator of the same customer makes the INSERT skip that row (ON CONFLICT DO NOTHING waits
     for the other transaction); the re-read then finds and locks the winner's row.
     """
-    queryset = Customer.objects.select_for_update().filter(brand_id=brand.pk).order_by("external_id")
-    found = {c.external_id: c for c in queryset.filter(external_id__in=external_ids)}
+    found = {c.external_id: c for c in _customers_select(brand.pk, sorted(external_ids))}
     missing = sorted(external_ids - found.keys())
     if missing:
-        Customer.objects.bulk_create(
-            [Customer(brand=brand, external_id=external_id) for external_id in missing], ignore_conflicts=True
+        columns_insert(
+            model=Customer,
+            columns={"brand_id": [brand.pk] * len(missing), "external_id": missing},
+            skip_conflicts=True,
         )
-        found.update((c.external_id, c) for c in queryset.filter(external_id__in=missing))
+        found.update((c.external_id, c) for c in _customers_select(brand.pk, missing))
     for customer in found.values():
         customer.brand = brand
     return found
+
+
+def _customers_select(brand_id: int, external_ids: list[str]) -> list[Customer]:
+    """The brand's customers with these external ids, locked in external id order."""
+    queryset = Customer.objects.select_for_update().filter(brand_id=brand_id).order_by("external_id")
+    if connection.vendor != "postgresql":
+        return list(queryset.filter(external_id__in=external_ids))
+    # The same statement with the ids as one array bound on the server (the ORM quotes each into the SQL).
+    fields = Customer._meta.concrete_fields
+    names = [f.attname for f in fields]
+    rows = run_bound(
+        f"SELECT {', '.join(connection.ops.quote_name(f.column) for f in fields)} "  # noqa: S608 (model names)
+        f"FROM {connection.ops.quote_name(Customer._meta.db_table)} "
+        "WHERE brand_id = %s AND external_id = ANY(%b::text[]) ORDER BY external_id FOR UPDATE",
+        [brand_id, external_ids],
+    )
+    return [Customer.from_db(connection.alias, names, values) for values in rows]
 
 
 def customers_resolve(*, claims: list[CustomerClaim]) -> list[Customer]:

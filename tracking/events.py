@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.bulk_sql import columns_insert, run_bound
 from integrations.webhooks.outbox import outbox_collect, outbox_publish
 
 from .choices import MONEY_TYPES, REFERRING_TYPES, EventStatus, EventType
@@ -63,51 +63,106 @@ class Recorded:
     original_inbound_id: int | None = None
 
 
-def _event_from(draft: EventDraft) -> ConversionEvent:
+def _event_fields(draft: EventDraft) -> dict:
+    """The ConversionEvent's field values (by attname) for a draft."""
     data = dict(draft.data)
     if draft.ref_order_id:
         data["ref_order_id"] = draft.ref_order_id
-    return ConversionEvent(
-        source_id=draft.source_id,
-        external_id=draft.external_id,
-        inbound_id=draft.inbound_id,
-        brand_id=draft.brand_id,
-        type=draft.type,
-        status=draft.status,
-        customer=draft.customer,
-        affiliate_id=draft.customer.affiliate_id if draft.customer is not None else None,
-        amount=draft.amount,
-        currency=draft.currency,
-        amount_base=draft.amount_base,
-        fx_rate=draft.fx_rate,
-        fx_date=draft.fx_date,
-        occurred_at=draft.occurred_at,
-        ref_external_id=draft.ref_external_id,
-        country=draft.country,
-        hints=draft.hints,
-        data=data,
-        is_test=draft.is_test,
+    customer = draft.customer
+    return {
+        "source_id": draft.source_id,
+        "external_id": draft.external_id,
+        "inbound_id": draft.inbound_id,
+        "brand_id": draft.brand_id,
+        "type": draft.type,
+        "status": draft.status,
+        "customer_id": customer.pk if customer is not None else None,
+        "affiliate_id": customer.affiliate_id if customer is not None else None,
+        "amount": draft.amount,
+        "currency": draft.currency,
+        "amount_base": draft.amount_base,
+        "fx_rate": draft.fx_rate,
+        "fx_date": draft.fx_date,
+        "occurred_at": draft.occurred_at,
+        "ref_external_id": draft.ref_external_id,
+        "country": draft.country,
+        "hints": draft.hints,
+        "data": data,
+        "is_test": draft.is_test,
+    }
+
+
+_EVENT_COLUMNS = tuple(_event_fields(EventDraft(0, 0, None, "", "", "", None)))
+
+
+def _insert(drafts: list[EventDraft]) -> list[int]:
+    """Write the drafts in one statement; their ids, in order (IntegrityError if one exists already)."""
+    rows = [_event_fields(d) for d in drafts]
+    return columns_insert(model=ConversionEvent, columns={name: [r[name] for r in rows] for name in _EVENT_COLUMNS})
+
+
+def _insert_one(draft: EventDraft) -> int:
+    event = ConversionEvent(**_event_fields(draft))
+    event.save(force_insert=True)
+    return event.pk
+
+
+def conversion_created_payload(draft: EventDraft, event_id: int) -> dict:
+    hints = draft.hints or {}
+    customer = draft.customer
+    return {
+        "id": event_id,
+        "event_id": draft.external_id,
+        "type": draft.type,
+        "status": draft.status,
+        "customer": customer.pk if customer is not None else None,
+        "customer_external_id": customer.external_id if customer is not None else None,
+        "affiliate_id": customer.affiliate_id if customer is not None else None,
+        "click_id": hints.get("click_id"),
+        **{name: hints.get(name) for name in SUB_FIELDS},
+        "amount": format(draft.amount, "f") if draft.amount is not None else None,
+        "currency": draft.currency or None,
+        "amount_base": format(draft.amount_base, "f") if draft.amount_base is not None else None,
+        "occurred_at": draft.occurred_at.isoformat(),
+        "is_test": draft.is_test,
+    }
+
+
+def _existing(source_id: int, external_ids: list[str]) -> list[tuple[int, str, int | None]]:
+    """(id, external id, inbound id) of this source's events with these external ids."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(ConversionEvent._meta.db_table)
+        return run_bound(
+            f"SELECT id, external_id, inbound_id FROM {table} "  # noqa: S608 (the model's table)
+            "WHERE source_id = %s AND external_id = ANY(%b::text[])",
+            [source_id, external_ids],
+        )
+    return list(
+        ConversionEvent.objects.filter(source_id=source_id, external_id__in=external_ids).values_list(
+            "pk", "external_id", "inbound_id"
+        )
     )
 
 
-def conversion_created_payload(event: ConversionEvent) -> dict:
-    hints = event.hints or {}
-    return {
-        "id": event.pk,
-        "event_id": event.external_id,
-        "type": event.type,
-        "status": event.status,
-        "customer": event.customer_id,
-        "customer_external_id": event.customer.external_id if event.customer is not None else None,
-        "affiliate_id": event.affiliate_id,
-        "click_id": hints.get("click_id"),
-        **{name: hints.get(name) for name in SUB_FIELDS},
-        "amount": format(event.amount, "f") if event.amount is not None else None,
-        "currency": event.currency or None,
-        "amount_base": format(event.amount_base, "f") if event.amount_base is not None else None,
-        "occurred_at": event.occurred_at.isoformat(),
-        "is_test": event.is_test,
-    }
+def _waiting(source_id: int, external_ids: list[str], order_ids: list[str]) -> list[int]:
+    """Ids of this source's referring events not yet applied that name one of these events (by event id, or by
+    order id). Two lookups rather than one with OR, so that the event id one keeps to its index."""
+    referring = sorted(REFERRING_TYPES)
+    if connection.vendor != "postgresql":
+        waiting = ConversionEvent.objects.filter(source_id=source_id, type__in=referring, ref_event__isnull=True)
+        found = set(waiting.filter(ref_external_id__in=external_ids).values_list("pk", flat=True))
+        if order_ids:
+            found.update(waiting.filter(data__ref_order_id__in=order_ids).values_list("pk", flat=True))
+        return sorted(found)
+    table = connection.ops.quote_name(ConversionEvent._meta.db_table)
+    where = f"FROM {table} WHERE source_id = %s AND type = ANY(%b::text[]) AND ref_event_id IS NULL"
+    # `<> ''` lets the planner use the partial index of referring events.
+    sql = f"SELECT id {where} AND ref_external_id <> '' AND ref_external_id = ANY(%b::text[])"
+    params = [source_id, referring, external_ids]
+    if order_ids:
+        sql += f" UNION SELECT id {where} AND data->>'ref_order_id' = ANY(%b::text[])"
+        params += [source_id, referring, order_ids]
+    return sorted(pk for (pk,) in run_bound(sql, params))
 
 
 def _derive_ftds(drafts: list[EventDraft]) -> None:
@@ -161,9 +216,7 @@ def events_record(*, drafts: list[EventDraft]) -> list[Recorded]:
         existing: dict[tuple[int, str], tuple[int, int | None]] = {}
         for source_id in source_ids:
             ids = [d.external_id for d in drafts if d.source_id == source_id]
-            for pk, ext, inbound_id in ConversionEvent.objects.filter(
-                source_id=source_id, external_id__in=ids
-            ).values_list("pk", "external_id", "inbound_id"):
+            for pk, ext, inbound_id in _existing(source_id, ids):
                 existing[(source_id, ext)] = (pk, inbound_id)
 
         outcomes: list[Recorded | None] = [None] * len(drafts)
@@ -181,18 +234,16 @@ def events_record(*, drafts: list[EventDraft]) -> list[Recorded]:
                 fresh.append((index, draft))
         _derive_ftds([d for _, d in fresh])
 
-        created: list[ConversionEvent] = []
+        created: list[int | None] = []
         try:
             with transaction.atomic():
-                created = ConversionEvent.objects.bulk_create([_event_from(d) for _, d in fresh])
+                created = _insert([d for _, d in fresh])
         except IntegrityError:
             created = []
             for index, draft in fresh:
                 try:
                     with transaction.atomic():
-                        event = _event_from(draft)
-                        event.save(force_insert=True)
-                    created.append(event)
+                        created.append(_insert_one(draft))
                 except IntegrityError:
                     original = (
                         ConversionEvent.objects.filter(source_id=draft.source_id, external_id=draft.external_id)
@@ -201,28 +252,30 @@ def events_record(*, drafts: list[EventDraft]) -> list[Recorded]:
                     )
                     outcomes[index] = Recorded(original[0] if original else 0, True, original[1] if original else None)
                     created.append(None)
-        events_by_index = {}
-        for (index, _draft), event in zip(fresh, created, strict=True):
-            if event is not None:
-                events_by_index[index] = event
-                outcomes[index] = Recorded(event.pk, False)
+        new_events: list[tuple[EventDraft, int]] = []
+        ids_by_index: dict[int, int] = {}
+        for (index, draft), event_id in zip(fresh, created, strict=True):
+            if event_id is not None:
+                ids_by_index[index] = event_id
+                outcomes[index] = Recorded(event_id, False)
+                new_events.append((draft, event_id))
         for index, outcome in enumerate(outcomes):
             if outcome.duplicate and outcome.event_id == 0:
-                first = events_by_index.get(seen[(drafts[index].source_id, drafts[index].external_id)])
-                outcome.event_id = first.pk if first else 0
+                outcome.event_id = ids_by_index.get(seen[(drafts[index].source_id, drafts[index].external_id)], 0)
 
-        new_events = [events_by_index[i] for i in sorted(events_by_index)]
         derive = {d.source_id: d.derive_ftd for d in drafts}
         with outbox_collect():  # one INSERT for the whole batch
-            for event in new_events:
+            for draft, event_id in new_events:
+                affiliate_id = draft.customer.affiliate_id if draft.customer is not None else None
                 outbox_publish(
                     type="conversion.created",
-                    data=conversion_created_payload(event),
-                    affiliate_id=event.affiliate_id,
-                    brand_id=event.brand_id,
+                    data=conversion_created_payload(draft, event_id),
+                    affiliate_id=affiliate_id,
+                    brand_id=draft.brand_id,
                 )
         changed = _link_referring(new_events, derive)
-        _enqueue_commissions([e.pk for e in new_events] + sorted(changed - {e.pk for e in new_events}))
+        new_ids = [event_id for _, event_id in new_events]
+        _enqueue_commissions(new_ids + sorted(changed - set(new_ids)))
     return outcomes
 
 
@@ -237,37 +290,43 @@ def _target_for(event: ConversionEvent) -> ConversionEvent | None:
     return None
 
 
-def _link_referring(new_events: list[ConversionEvent], derive: dict[int, bool]) -> set[int]:
+def _link_referring(new_events: list[tuple[EventDraft, int]], derive: dict[int, bool]) -> set[int]:
     """Apply new referring events to their targets, and waiting referring events to new targets."""
     changed: set[int] = set()
-    referring = [e for e in new_events if e.type in REFERRING_TYPES]
-    targets = [e for e in new_events if e.type not in REFERRING_TYPES]
     pairs: list[tuple[ConversionEvent, ConversionEvent]] = []
-    for event in referring:
+    referring_ids = [event_id for draft, event_id in new_events if draft.type in REFERRING_TYPES]
+    for event in ConversionEvent.objects.filter(pk__in=referring_ids).order_by("pk") if referring_ids else ():
         target = _target_for(event)
         if target is not None:
             pairs.append((event, target))
-    if targets:
-        by_source: dict[int, list[ConversionEvent]] = {}
-        for target in targets:
-            by_source.setdefault(target.source_id, []).append(target)
-        for source_id, group in by_source.items():
-            by_ext = {t.external_id: t for t in group}
-            by_order = {str(t.data["order_id"]): t for t in group if t.type in MONEY_TYPES and "order_id" in t.data}
-            condition = Q(ref_external_id__in=list(by_ext))
-            if by_order:
-                condition |= Q(data__ref_order_id__in=list(by_order))
-            waiting = ConversionEvent.objects.filter(
-                condition, source_id=source_id, type__in=REFERRING_TYPES, ref_event__isnull=True
-            ).order_by("occurred_at", "pk")
-            for event in waiting:
-                target = by_ext.get(event.ref_external_id) if event.ref_external_id else None
-                if target is None:
-                    target = by_order.get(str((event.data or {}).get("ref_order_id")))
-                if target is not None and event.pk != target.pk:
-                    pairs.append((event, target))
+    by_source: dict[int, list[tuple[EventDraft, int]]] = {}
+    for draft, event_id in new_events:
+        if draft.type not in REFERRING_TYPES:
+            by_source.setdefault(draft.source_id, []).append((draft, event_id))
+    for source_id, group in by_source.items():
+        by_ext = {d.external_id: event_id for d, event_id in group}
+        by_order = {
+            str(d.data["order_id"]): event_id for d, event_id in group if d.type in MONEY_TYPES and "order_id" in d.data
+        }
+        waiting_ids = _waiting(source_id, list(by_ext), list(by_order))
+        if not waiting_ids:
+            continue
+        waiting = list(ConversionEvent.objects.filter(pk__in=waiting_ids).order_by("occurred_at", "pk"))
+        matches = []
+        for event in waiting:
+            target_id = by_ext.get(event.ref_external_id) if event.ref_external_id else None
+            if target_id is None:
+                target_id = by_order.get(str((event.data or {}).get("ref_order_id")))
+            if target_id is not None and event.pk != target_id:
+                matches.append((event, target_id))
+        targets = ConversionEvent.objects.select_for_update().in_bulk({target_id for _, target_id in matches})
+        pairs.extend((event, targets[target_id]) for event, target_id in matches)
     pairs.sort(key=lambda pair: (pair[0].occurred_at, pair[0].pk))
+    applied: set[int] = set()
     for event, target in pairs:
+        if event.pk in applied:  # found both ways (the event and its target arrived together): once
+            continue
+        applied.add(event.pk)
         if event_apply(event=event, target=target, derive_ftd=derive.get(target.source_id, False)):
             changed.add(target.pk)
         changed.add(event.pk)

@@ -247,14 +247,14 @@ def test_an_event_that_breaks_processing_is_rejected_alone_and_its_neighbours_go
     source, client = source_client()
     import tracking.events
 
-    real = tracking.events._event_from
+    real = tracking.events._event_fields
 
     def explode_on_d2(draft):
         if draft.external_id == "D2":
             raise RuntimeError("boom")
         return real(draft)
 
-    with mock.patch.object(tracking.events, "_event_from", side_effect=explode_on_d2):
+    with mock.patch.object(tracking.events, "_event_fields", side_effect=explode_on_d2):
         results = send(client, ev("D1"), ev("D2"), ev("D3"))
     assert set(ConversionEvent.objects.filter(source=source).values_list("external_id", flat=True)) == {"D1", "D3"}
     broken = InboundEvent.objects.get(pk=int(results[1]["id"]))

@@ -107,7 +107,7 @@ def _insert_postgresql(items: list[dict], now) -> list[int]:
     sql = (
         f"INSERT INTO {table} (type, data, affiliate_id, brand_id, created_at) "  # noqa: S608 (names from the model)
         "SELECT u.type, u.data::jsonb, u.affiliate_id, u.brand_id, %s "
-        "FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) WITH ORDINALITY "
+        "FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[]) WITH ORDINALITY "
         "AS u(type, data, affiliate_id, brand_id, n) ORDER BY u.n RETURNING id"
     )
     params = [
