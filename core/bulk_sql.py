@@ -36,13 +36,30 @@ def _json_texts(field, values: list) -> list:
     ]
 
 
-def _column_values(field, objects: list) -> list:
-    attname = field.attname
-    return _json_texts(field, [obj.__dict__[attname] for obj in objects])
-
-
 def _select_value(field, name: str) -> str:
     return f"{name}::jsonb" if isinstance(field, JSONField) else name
+
+
+def _bind(fields: list, columns: list[list], *, arrays_needed: bool) -> tuple[list[str], list[str], list]:
+    """How the statement gets each field's values: (SQL value expression per field, the unnest array
+    declarations, the parameters: scalars first, then arrays). A column with the same value in every row
+    (a chunk's source, status, processing time) is bound once as a scalar instead of as an array of copies;
+    `arrays_needed` keeps at least one array, which gives the statement its rows."""
+    exprs, arrays, scalars, array_params = [], [], [], []
+    for field, values in zip(fields, columns, strict=True):
+        values = _json_texts(field, values)
+        first = values[0]
+        kind = type(first)
+        if not (arrays_needed and not arrays and field is fields[-1]) and all(
+            v is first or (type(v) is kind and v == first) for v in values
+        ):
+            exprs.append(_select_value(field, f"%b::{_array_type(field)}"))
+            scalars.append(first)
+        else:
+            exprs.append(_select_value(field, f"u.c{len(arrays)}"))
+            arrays.append(f"%b::{_array_type(field)}[]")
+            array_params.append(values)
+    return exprs, arrays, scalars + array_params
 
 
 def run_bound(sql: str, params: list) -> list[tuple]:
@@ -80,24 +97,15 @@ def columns_insert(*, model, columns: dict[str, list], skip_conflicts: bool = Fa
         model.objects.bulk_create(objects, ignore_conflicts=skip_conflicts)
         return [] if skip_conflicts else [obj.pk for obj in objects]
     quote = connection.ops.quote_name
-    select, arrays, scalars, array_params = [], [], [], []
-    for field in fields:
-        if field.attname in columns:
-            name = f"u.c{len(arrays)}"
-            arrays.append(f"%b::{_array_type(field)}[]")
-            array_params.append(_json_texts(field, columns[field.attname]))
-            select.append(_select_value(field, name))
-        else:
-            select.append(_select_value(field, f"%b::{_array_type(field)}"))
-            [value] = _json_texts(field, [default(field)])
-            scalars.append(value)
+    values = [columns[f.attname] if f.attname in columns else [default(f)] * count for f in fields]
+    exprs, arrays, params = _bind(fields, values, arrays_needed=True)
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"SELECT {', '.join(select)} FROM unnest({', '.join(arrays)}) WITH ORDINALITY "
+        f"SELECT {', '.join(exprs)} FROM unnest({', '.join(arrays)}) WITH ORDINALITY "
         f"AS u({', '.join(f'c{i}' for i in range(len(arrays)))}, n) ORDER BY u.n "
         f"{'ON CONFLICT DO NOTHING ' if skip_conflicts else ''}RETURNING {quote(model._meta.pk.column)}"
     )
-    return [pk for (pk,) in run_bound(sql, [*scalars, *array_params])]
+    return [pk for (pk,) in run_bound(sql, params)]
 
 
 def rows_update(*, model, rows: list, field_names: list[str] | tuple[str, ...]) -> None:
@@ -114,13 +122,16 @@ def rows_update(*, model, rows: list, field_names: list[str] | tuple[str, ...]) 
         with connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {quote(pk.column)} = %s", params)  # noqa: S608
         return
-    names = [f"c{i}" for i in range(len(fields))]
-    assignments = ", ".join(
-        f"{quote(f.column)} = {_select_value(f, f'u.{n}')}" for f, n in zip(fields, names, strict=True)
+    exprs, arrays, params = _bind(
+        fields, [[row.__dict__[f.attname] for row in rows] for f in fields], arrays_needed=False
     )
+    assignments = ", ".join(f"{quote(f.column)} = {expr}" for f, expr in zip(fields, exprs, strict=True))
+    names = ", ".join(["pk", *(f"c{i}" for i in range(len(arrays)))])
     sql = (
         f"UPDATE {table} AS t SET {assignments} "  # noqa: S608
-        f"FROM unnest(%b::{_array_type(pk)}[], {', '.join(f'%b::{_array_type(f)}[]' for f in fields)}) "
-        f"AS u(pk, {', '.join(names)}) WHERE t.{quote(pk.column)} = u.pk"
+        f"FROM unnest({', '.join([f'%b::{_array_type(pk)}[]', *arrays])}) AS u({names}) "
+        f"WHERE t.{quote(pk.column)} = u.pk"
     )
-    run_bound(sql, [[row.pk for row in rows], *(_column_values(f, rows) for f in fields)])
+    # The scalars come first in the statement (SET), the arrays after them (FROM), the ids first of those.
+    scalar_count = len(params) - len(arrays)
+    run_bound(sql, [*params[:scalar_count], [row.pk for row in rows], *params[scalar_count:]])
