@@ -472,7 +472,7 @@ class Mapper:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.tz)
         moment = moment.astimezone(UTC)
-        if moment > timezone.now() + FUTURE_TOLERANCE:
+        if moment > datetime.now(UTC) + FUTURE_TOLERANCE:
             raise _Invalid(f"{value!r} is in the future", "invalid_date")
         if moment < EARLIEST:
             raise _Invalid(f"{value!r} is before {EARLIEST.year}", "invalid_date")

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 
 from affiliates.models import Affiliate, Brand
 from core.bulk_sql import columns_insert, rows_update, run_bound
-from integrations.webhooks.outbox import outbox_collect, outbox_publish
+from integrations.webhooks.outbox import outbox_publish_many
 
 from .choices import AttributionMethod
 from .models import SUB_ID_LENGTH, AttributionConflict, Click, ConversionEvent, Customer, PromoCode, TrackingLink
@@ -333,14 +333,17 @@ def customers_resolve(*, claims: list[CustomerClaim]) -> list[Customer]:
         _customers_save(list(changed.values()))
         if conflicts:
             AttributionConflict.objects.bulk_create(list(conflicts.values()), ignore_conflicts=True)
-        with outbox_collect():  # one INSERT for the whole batch
-            for customer in attributed.values():
-                outbox_publish(
-                    type="customer.attributed",
-                    data=customer_attributed_payload(customer),
-                    affiliate_id=customer.affiliate_id,
-                    brand_id=customer.brand_id,
-                )
+        outbox_publish_many(  # one INSERT for the whole batch
+            items=[
+                {
+                    "type": "customer.attributed",
+                    "data": customer_attributed_payload(customer),
+                    "affiliate_id": customer.affiliate_id,
+                    "brand_id": customer.brand_id,
+                }
+                for customer in attributed.values()
+            ]
+        )
     return [customers[key] for key in keys]
 
 

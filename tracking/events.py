@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.bulk_sql import columns_insert, run_bound
-from integrations.webhooks.outbox import outbox_collect, outbox_publish
+from integrations.webhooks.outbox import outbox_publish_many
 
 from .choices import MONEY_TYPES, REFERRING_TYPES, EventStatus, EventType
 from .models import ConversionEvent, Customer
@@ -264,15 +264,17 @@ def events_record(*, drafts: list[EventDraft]) -> list[Recorded]:
                 outcome.event_id = ids_by_index.get(seen[(drafts[index].source_id, drafts[index].external_id)], 0)
 
         derive = {d.source_id: d.derive_ftd for d in drafts}
-        with outbox_collect():  # one INSERT for the whole batch
-            for draft, event_id in new_events:
-                affiliate_id = draft.customer.affiliate_id if draft.customer is not None else None
-                outbox_publish(
-                    type="conversion.created",
-                    data=conversion_created_payload(draft, event_id),
-                    affiliate_id=affiliate_id,
-                    brand_id=draft.brand_id,
-                )
+        outbox_publish_many(  # one INSERT for the whole batch
+            items=[
+                {
+                    "type": "conversion.created",
+                    "data": conversion_created_payload(draft, event_id),
+                    "affiliate_id": draft.customer.affiliate_id if draft.customer is not None else None,
+                    "brand_id": draft.brand_id,
+                }
+                for draft, event_id in new_events
+            ]
+        )
         changed = _link_referring(new_events, derive)
         new_ids = [event_id for _, event_id in new_events]
         _enqueue_commissions(new_ids + sorted(changed - set(new_ids)))

@@ -76,13 +76,13 @@ def test_every_new_event_is_announced_in_the_outbox_with_its_attribution(source_
     affiliate = AffiliateFactory()
     click = ClickFactory(affiliate=affiliate, link__affiliate=affiliate, link__brand=source.brand, brand=source.brand,
                          sub1="fb", created_at=dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC))  # fmt: skip
-    with mock.patch("tracking.events.outbox_publish") as publish:
-        send(client, ev("R1", "registration", click_id=click.click_id, sub1="fb"))
-    [call] = publish.call_args_list
-    data = call.kwargs["data"]
+    from integrations.webhooks.models import OutboxEvent
+
+    send(client, ev("R1", "registration", click_id=click.click_id, sub1="fb"))
+    [announced] = OutboxEvent.objects.filter(type="conversion.created")
+    data = announced.data
     event = ConversionEvent.objects.get(source=source, external_id="R1")
-    assert call.kwargs["type"] == "conversion.created"
-    assert (call.kwargs["affiliate_id"], call.kwargs["brand_id"]) == (affiliate.pk, source.brand_id)
+    assert (announced.affiliate_id, announced.brand_id) == (affiliate.pk, source.brand_id)
     assert data["id"] == event.pk and data["type"] == "registration" and data["customer_external_id"] == "C1"
     assert (data["click_id"], data["sub1"], data["affiliate_id"]) == (click.click_id, "fb", affiliate.pk)
     customer = Customer.objects.get(brand=source.brand, external_id="C1")

@@ -241,12 +241,11 @@ def test_customers_are_per_brand(brand):
 
 def test_attribution_is_announced_once_through_the_outbox(brand):
     link = TrackingLinkFactory(brand=brand)
-    with mock.patch("tracking.attribution.outbox_publish") as publish:
+    with mock.patch("tracking.attribution.outbox_publish_many") as publish:
         customer = resolve(brand, {"tracking_token": link.token, "sub1": "s1"})
         resolve(brand, {"tracking_token": link.token})
 
-    publish.assert_called_once()
-    kwargs = publish.call_args.kwargs
+    [kwargs] = [item for call in publish.call_args_list for item in call.kwargs["items"]]
     assert kwargs["type"] == "customer.attributed"
     assert kwargs["affiliate_id"] == link.affiliate_id
     assert kwargs["brand_id"] == brand.pk
@@ -264,7 +263,7 @@ def test_a_batch_of_claims_resolves_as_the_claims_would_one_by_one_in_order(bran
         at = NOW + dt.timedelta(hours=hours)
         return CustomerClaim(brand=brand, external_id=external_id, hints=hints, occurred_at=at, **extra)
 
-    with mock.patch("tracking.attribution.outbox_publish") as publish:
+    with mock.patch("tracking.attribution.outbox_publish_many") as publish:
         customers = customers_resolve(
             claims=[
                 claim("NEW", {}, hours=1),
@@ -287,8 +286,8 @@ def test_a_batch_of_claims_resolves_as_the_claims_would_one_by_one_in_order(bran
     ]
     old.refresh_from_db()
     assert old.affiliate == rival.affiliate and old.first_event_at == NOW - dt.timedelta(hours=5)
-    [call] = publish.call_args_list
-    assert call.kwargs["data"]["customer"] == new.pk and call.kwargs["data"]["click_id"] == click.click_id
+    [item] = [item for call in publish.call_args_list for item in call.kwargs["items"]]
+    assert item["data"]["customer"] == new.pk and item["data"]["click_id"] == click.click_id
 
 
 def test_a_batch_of_many_customers_takes_a_few_queries_not_a_few_per_customer(brand, django_assert_max_num_queries):
@@ -297,7 +296,7 @@ def test_a_batch_of_many_customers_takes_a_few_queries_not_a_few_per_customer(br
         CustomerClaim(brand=brand, external_id=f"P{n}", hints={"click_id": c.click_id}, occurred_at=NOW)
         for n, c in enumerate(clicks)
     ]
-    with mock.patch("tracking.attribution.outbox_publish"), django_assert_max_num_queries(10):
+    with mock.patch("tracking.attribution.outbox_publish_many"), django_assert_max_num_queries(10):
         customers = customers_resolve(claims=claims)
     assert [c.affiliate_id for c in customers] == [c.affiliate_id for c in clicks]
     assert Customer.objects.filter(brand=brand, affiliate__isnull=False).count() == 20

@@ -99,7 +99,7 @@ def test_a_worker_hands_a_whole_batch_to_the_commission_queue_in_one_message(dja
         with (
             mock.patch.object(app, "producer_or_acquire", lambda: contextlib.nullcontext(None)),
             mock.patch.object(process_events, "apply_async") as send,
-            mock.patch("tracking.events.outbox_publish"),
+            mock.patch("tracking.events.outbox_publish_many"),
             django_capture_on_commit_callbacks(execute=True),
         ):
             recorded = events_record(drafts=[draft(source, f"D{n}") for n in range(3)])
