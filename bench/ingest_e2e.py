@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end ingestion throughput of one worker process: stored → canonical → attributed.
 
-    .venv/bin/python bench/ingest_e2e.py [--events 60000] [--customers 12000] [--chunk 500] [--sqlite]
+    .venv/bin/python bench/ingest_e2e.py [--events 60000] [--customers 12000] [--chunk N] [--sqlite]
 
 What it runs: PostgreSQL database `bench_h5` (or $BENCH_DB_NAME; dropped and created; `--sqlite` uses
 /tmp/<that name>.sqlite3),
@@ -140,7 +140,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--customers", type=int, default=12_000)
-    parser.add_argument("--chunk", type=int, default=500)
+    parser.add_argument("--chunk", type=int, default=None, help="events per transaction (default: the worker's)")
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument(
         "--no-handover", action="store_true", help="do not queue the commission hand-over (isolates processing)"
@@ -160,7 +160,7 @@ def main() -> int:
     from integrations.models import InboundEvent
     from tracking.models import ConversionEvent
 
-    ingestion.PROCESS_CHUNK = args.chunk
+    ingestion.PROCESS_CHUNK = args.chunk = args.chunk or ingestion.PROCESS_CHUNK
     rng = random.Random(20261128)
     started = time.perf_counter()
     ids = populate(args.events, args.customers, rng)

@@ -9,6 +9,8 @@ model, never from input; values are parameters.
 
 import json
 
+import orjson
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import JSONField
 from django.utils import timezone
@@ -25,15 +27,26 @@ def _array_type(field) -> str:
     return "text" if db_type.split("(")[0] in _TEXT_TYPES else db_type
 
 
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
+def json_text(value, encoder: type[json.JSONEncoder] | None = None) -> str:
+    """`value` as JSON text, as `json.dumps` with `encoder` writes it for a jsonb column (what it does not know
+    goes to the encoder's `default`: Decimal and datetime as Django's encoder writes them), in a fraction of
+    the time; what orjson cannot write (an integer beyond 64 bits) falls back to `json.dumps`."""
+    encoder = encoder or DjangoJSONEncoder
+    try:
+        return orjson.dumps(value, default=encoder().default, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(value, cls=encoder, separators=(",", ":"), ensure_ascii=False)
+
+
 def _json_texts(field, values: list) -> list:
     """The values as bound: JSON as its text (cast to jsonb in the statement), others as they are."""
     if not isinstance(field, JSONField):
         return values
     encoder = field.encoder
-    return [
-        None if value is None else json.dumps(value, cls=encoder, separators=(",", ":"), ensure_ascii=False)
-        for value in values
-    ]
+    return [None if value is None else json_text(value, encoder) for value in values]
 
 
 def _select_value(field, name: str) -> str:

@@ -185,15 +185,19 @@ class ConversionEvent(models.Model):
 
     # Foreign keys without an index of their own are served by a composite index that leads with them (see
     # Meta): every index is written on every insert, and events are the table that grows fastest.
+    # Source and brand are not database constraints, as in the click log: each would cost a trigger lookup
+    # per INSERT and a shared lock on the same source and brand rows across every concurrent worker. Their
+    # ids come from the source the event arrived on, and PROTECT still refuses deleting either while it has
+    # events. Customer, affiliate and inbound event stay constrained: those are the event's own facts.
     source = models.ForeignKey(
-        "integrations.Source", on_delete=models.PROTECT, related_name="events", db_index=False
+        "integrations.Source", on_delete=models.PROTECT, related_name="events", db_index=False, db_constraint=False
     )  # (source, external_id)
     external_id = models.CharField(max_length=200, help_text="The source's event id (or one derived by id_fields).")
     inbound = models.ForeignKey(
         "integrations.InboundEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversions"
     )
     brand = models.ForeignKey(
-        "affiliates.Brand", on_delete=models.PROTECT, related_name="events", db_index=False
+        "affiliates.Brand", on_delete=models.PROTECT, related_name="events", db_index=False, db_constraint=False
     )  # (brand, type, occurred_at)
     type = models.CharField(max_length=30, choices=EventType.choices)
     status = models.CharField(max_length=20, choices=EventStatus.choices, default=EventStatus.QUALIFIED)

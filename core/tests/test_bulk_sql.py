@@ -119,3 +119,22 @@ def test_an_update_where_every_row_gets_the_same_values():
         ("DE", AT),
         ("DE", AT),
     ]
+
+
+def test_json_text_writes_what_djangos_encoder_writes_and_big_integers_too():
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from core.bulk_sql import json_text
+
+    value = {
+        "amount": Decimal("10.10"),
+        "at": dt.datetime(2026, 11, 1, 10, 30, 15, 123456, tzinfo=dt.UTC),
+        "day": dt.date(2026, 11, 1),
+        "name": "Zoë",
+        "list": [1, None, True, 1.5],
+        "big": 10**30,
+    }
+    assert json.loads(json_text(value)) == json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    assert json.loads(json_text(value))["at"] == "2026-11-01T10:30:15.123Z"

@@ -6,7 +6,6 @@ from the outbox, by the `delivery` queue: on commit the new events are handed to
 a periodic sweep dispatches whatever that hand-over missed (a broker that was down, a worker that died).
 """
 
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from core.bulk_sql import json_text
 
 from .choices import ALL_EVENTS, DeliveryStatus
 from .models import Delivery, OutboxEvent, PartnerPostback, WebhookEndpoint
@@ -113,7 +114,7 @@ def _insert_postgresql(items: list[dict], now) -> list[int]:
     params = [
         now,
         [item["type"] for item in items],
-        [json.dumps(item["data"], cls=encoder) for item in items],
+        [json_text(item["data"], encoder) for item in items],
         [item.get("affiliate_id") for item in items],
         [item.get("brand_id") for item in items],
     ]
