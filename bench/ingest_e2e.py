@@ -117,7 +117,7 @@ def populate(events: int, customers: int, rng: random.Random) -> list[int]:
 
 
 def _time_outbox() -> dict:
-    """Count and time the outbox INSERTs (outbox_publish_many: one per batch of announcements)."""
+    """Count and time the outbox INSERTs (outbox_publish_many: one per batch of announcements), wherever called."""
     from unittest import mock
 
     from integrations.webhooks import outbox
@@ -132,7 +132,11 @@ def _time_outbox() -> dict:
         totals["calls"] += 1
         totals["rows"] += len(items)
 
-    mock.patch.object(outbox, "outbox_publish_many", timed).start()
+    import tracking.attribution
+    import tracking.events
+
+    for module in (outbox, tracking.events, tracking.attribution):
+        mock.patch.object(module, "outbox_publish_many", timed).start()
     return totals
 
 

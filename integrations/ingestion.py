@@ -787,7 +787,7 @@ def _process_chunk(ids: list[int], *, remap: bool, timing: Timing) -> dict[int, 
 _CLAIM_FIELDS = [f for f in InboundEvent._meta.concrete_fields if f.attname != "body"]
 
 
-def _claim_rows(ids: list[int]) -> list[InboundEvent]:
+def _claim_rows(ids: list[int]) -> list:
     """Lock the `received` rows among `ids` for this transaction, skipping those another worker holds.
 
     FOR NO KEY UPDATE: rows that point at this one (duplicates, canonical events) take KEY SHARE locks on
