@@ -500,16 +500,17 @@ def _store_sql(shared: tuple[str, ...], varying: tuple[str, ...], many: bool) ->
     return _STORE_SQL[key]
 
 
-# The columns a duplicate sets differently from a received event: (SQL when no original, when one exists).
+# The columns a duplicate sets differently from a received event: (SQL when no original, when one exists, the
+# values its placeholders take).
 _DUPLICATE_COLUMNS = {
-    "status": (f"'{InboundStatus.RECEIVED}'", f"'{InboundStatus.DUPLICATE}'"),
-    "reason_code": ("''", "'duplicate'"),
-    "reason_detail": ("''", "%(duplicate_detail)s::text || o.id"),
-    "duplicate_of_id": ("NULL", "o.id"),
-    "attempts": ("0", "1"),
-    "processed_at": ("NULL", "%(received_at)s::timestamptz"),
+    "status": (f"'{InboundStatus.RECEIVED}'", f"'{InboundStatus.DUPLICATE}'", ()),
+    "reason_code": ("''", "'duplicate'", ()),
+    "reason_detail": ("''", "%s::text || o.id", ("duplicate_detail",)),
+    "duplicate_of_id": ("NULL", "o.id", ()),
+    "attempts": ("0", "1", ()),
+    "processed_at": ("NULL", "%s::timestamptz", ("received_at",)),
 }
-_STORE_CHECKED_SQL: dict[tuple, tuple[str, list]] = {}
+_STORE_CHECKED_SQL: dict[tuple, tuple[str, list[str], list]] = {}
 
 
 def _store_unless_duplicate(shared: dict, row: dict) -> tuple[int, int | None]:
@@ -520,36 +521,36 @@ def _store_unless_duplicate(shared: dict, row: dict) -> tuple[int, int | None]:
     if key not in _STORE_CHECKED_SQL:
         quote = connection.ops.quote_name
         columns, values = [], []
+        order = ["source_id", "external_id"]  # the value of each placeholder, in the statement's order
         for f in InboundEvent._meta.concrete_fields:
             if f.primary_key:
                 continue
             columns.append(quote(f.column))
             if f.attname in _DUPLICATE_COLUMNS:
-                fresh, duplicate = _DUPLICATE_COLUMNS[f.attname]
+                fresh, duplicate, names = _DUPLICATE_COLUMNS[f.attname]
                 values.append(f"CASE WHEN o.id IS NULL THEN {fresh} ELSE {duplicate} END")
+                order.extend(names)
             else:
                 db_type = "jsonb" if f.attname in _JSON_COLUMNS else f.cast_db_type(connection)
-                values.append(f"%({f.attname})s::{db_type}")
+                values.append(f"%s::{db_type}")
+                order.append(f.attname)
         given = {*shared, *row}
         _STORE_CHECKED_SQL[key] = (
-            f"WITH o AS (SELECT id FROM {_table()} WHERE source_id = %(source_id)s "  # noqa: S608 (model names only)
-            "AND external_id = %(external_id)s AND status IN (%(received)s, %(processed)s) ORDER BY id LIMIT 1) "
-            f"INSERT INTO {_table()} ({', '.join(columns)}) SELECT {', '.join(values)} "
+            f"WITH o AS (SELECT id FROM {_table()} WHERE source_id = %s "  # noqa: S608 (model names only)
+            f"AND external_id = %s AND status IN ('{InboundStatus.RECEIVED}', '{InboundStatus.PROCESSED}') "
+            f"ORDER BY id LIMIT 1) INSERT INTO {_table()} ({', '.join(columns)}) SELECT {', '.join(values)} "
             "FROM (SELECT 1) AS one LEFT JOIN o ON true RETURNING id, duplicate_of_id",
+            order,
             [f for f in InboundEvent._meta.concrete_fields if not f.primary_key and f.attname not in given],
         )
-    sql, defaulted = _STORE_CHECKED_SQL[key]
-    params = {f.attname: f.get_default() for f in defaulted}
-    params.update(shared)
-    params.update(row)
+    sql, order, defaulted = _STORE_CHECKED_SQL[key]
+    values = {f.attname: f.get_default() for f in defaulted} if defaulted else {}
+    values.update(shared)
+    values.update(row)
     for name in _JSON_COLUMNS:
-        params[name] = _json(params[name])
-    params.update(
-        received=InboundStatus.RECEIVED,
-        processed=InboundStatus.PROCESSED,
-        duplicate_detail=f"event_id: {row['external_id']!r} was received as #",
-    )
-    [(pk, original)] = _fetch(sql, params)
+        values[name] = _json(values[name])
+    values["duplicate_detail"] = f"event_id: {row['external_id']!r} was received as #"
+    [(pk, original)] = _fetch(sql, [values[name] for name in order])
     return pk, original
 
 
