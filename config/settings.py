@@ -56,6 +56,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Server-to-server endpoints (an operator's system calling a postback URL) use no session, user, messages
+# or CSRF token: config/wsgi.py serves these paths through this shorter chain. Empty: MIDDLEWARE for all.
+S2S_PATH_PREFIXES = env.list("S2S_PATH_PREFIXES", default=["/postback/"])
+S2S_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -172,8 +172,14 @@ def postback(request, slug: str):
     if answer.status == "rejected":
         return problem_response(400, answer.code, answer.detail, id=str(answer.id), errors=answer.errors)
     if answer.status == "duplicate":
-        return JsonResponse({"id": str(answer.id), "status": "duplicate"}, status=200)
-    return JsonResponse({"id": str(answer.id), "status": "accepted"}, status=202)
+        return _answer(200, answer.id, "duplicate")
+    return _answer(202, answer.id, "accepted")
+
+
+def _answer(status: int, inbound_id: int, outcome: str) -> HttpResponse:
+    """`{"id": "<inbound id>", "status": …}` as JsonResponse writes it, without its encoder (the id is an int)."""
+    body = f'{{"id": "{int(inbound_id)}", "status": "{outcome}"}}'.encode()
+    return HttpResponse(body, content_type="application/json", status=status)
 
 
 def _strip_key(query_string: str) -> str:

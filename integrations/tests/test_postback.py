@@ -247,3 +247,34 @@ def test_postbacks_are_handed_to_the_queue_in_groups(casino, monkeypatch):
         app.conf.task_always_eager = True
     apply_async.assert_called_once_with(args=[ids], retry=False)
     assert InboundEvent.objects.filter(pk__in=ids, status=InboundStatus.RECEIVED).count() == 3
+
+
+def test_groups_are_published_after_the_window_by_one_long_lived_thread(casino, monkeypatch):
+    import threading
+
+    from config.celery import app
+    from core.testing import wait_for
+    from integrations import ingestion
+
+    source, key, client = casino
+
+    def send(player: str) -> int:
+        return int(client.get(f"/postback/{source.slug}/?action=reg&player={player}&key={key}").json()["id"])
+
+    def publish(args, retry):
+        published.append((args[0], threading.current_thread()))
+
+    monkeypatch.setattr(ingestion, "HANDOVER_WINDOW", 0.5)
+    published: list[tuple[list[int], threading.Thread]] = []
+    groups = []
+    app.conf.task_always_eager = False
+    try:
+        with mock.patch("integrations.tasks.ingest_process.apply_async", side_effect=publish):
+            for group in range(2):
+                groups.append([send(f"G{group}P1"), send(f"G{group}P2")])
+                assert wait_for(lambda n=group + 1: len(published) == n, seconds=5)
+    finally:
+        app.conf.task_always_eager = True
+    assert [ids for ids, _thread in published] == groups
+    [thread] = {thread for _ids, thread in published}
+    assert thread is not threading.current_thread() and thread.is_alive()
