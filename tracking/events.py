@@ -160,7 +160,8 @@ def _waiting(source_id: int, external_ids: list[str], order_ids: list[str]) -> l
     sql = f"SELECT id {where} AND ref_external_id <> '' AND ref_external_id = ANY(%b::text[])"
     params = [source_id, referring, external_ids]
     if order_ids:
-        sql += f" UNION SELECT id {where} AND data->>'ref_order_id' = ANY(%b::text[])"
+        # `data ? …` as in the condition of the partial index on waiting order references.
+        sql += f" UNION SELECT id {where} AND (data ? 'ref_order_id') AND data->>'ref_order_id' = ANY(%b::text[])"
         params += [source_id, referring, order_ids]
     return sorted(pk for (pk,) in run_bound(sql, params))
 
@@ -288,7 +289,8 @@ def _target_for(event: ConversionEvent) -> ConversionEvent | None:
     order_id = (event.data or {}).get("ref_order_id")
     if order_id:
         money = MONEY_TYPES - REFERRING_TYPES
-        return queryset.filter(data__order_id=order_id, type__in=money).order_by("pk").first()
+        # has_key as in the partial index's condition, so that the index serves the lookup.
+        return queryset.filter(data__has_key="order_id", data__order_id=order_id, type__in=money).order_by("pk").first()
     return None
 
 

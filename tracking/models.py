@@ -6,6 +6,7 @@ PostgreSQL they are candidates for monthly partitioning (DESIGN.md section 8).
 
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
 from core.currencies import CURRENCY_CHOICES
 
@@ -248,6 +249,20 @@ class ConversionEvent(models.Model):
                 condition=~models.Q(ref_external_id=""),
             ),
             models.Index(fields=["ref_event"], name="event_ref_event_idx", condition=models.Q(ref_event__isnull=False)),
+            # Sources that refer to orders rather than events (prop shops): a refund finds its purchase by order
+            # id, and a purchase the refunds waiting for it. Only events that carry an order id are in these.
+            models.Index(
+                models.F("source"),
+                KeyTransform("order_id", "data"),
+                name="event_order_idx",
+                condition=models.Q(data__has_key="order_id"),
+            ),
+            models.Index(
+                models.F("source"),
+                KeyTextTransform("ref_order_id", "data"),
+                name="event_waiting_ref_order_idx",
+                condition=models.Q(data__has_key="ref_order_id", ref_event__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
