@@ -6,6 +6,7 @@ falls due again when the lease runs out, for the sweep to pick up. At least once
 """
 
 import logging
+import math
 import random
 import threading
 import uuid
@@ -49,6 +50,11 @@ def retry_delay(attempts: int) -> timedelta | None:
         return None
     base = RETRY_SCHEDULE[attempts - 1]
     return base * random.uniform(0.9, 1.1)
+
+
+def countdown_for(delay: timedelta) -> int:
+    """Whole seconds to wait before a retry task runs so that it never runs before the retry is due."""
+    return max(1, math.ceil(delay.total_seconds()))
 
 
 @dataclass
@@ -139,6 +145,7 @@ def deliveries_run(*, delivery_ids: list[int]) -> dict:
     """Send the due deliveries among `delivery_ids` concurrently and record the outcome of each."""
     now = timezone.now()
     deliveries = _claim(delivery_ids, now)
+    _requeue_early(set(delivery_ids) - {d.pk for d in deliveries}, now)
     if not deliveries:
         return {"sent": 0}
     ready, cancelled = [], []
@@ -158,6 +165,25 @@ def deliveries_run(*, delivery_ids: list[int]) -> dict:
         for delay, ids in retries.items():
             transaction.on_commit(lambda ids=ids, delay=delay: enqueue_deliveries(ids, countdown=delay))
     return {"sent": len(sent), "cancelled": len(cancelled)}
+
+
+def _requeue_early(delivery_ids: set[int], now) -> None:
+    """A retry task that runs a little before its delivery is due (another host's clock, a broker that hands
+    an ETA message over early) hands it back for the time left instead of leaving it to the sweep."""
+    from .tasks import enqueue_deliveries, webhooks_deliver
+
+    if not delivery_ids or webhooks_deliver.app.conf.task_always_eager:
+        return  # inline tasks ignore countdowns: the sweep sends what falls due
+
+    early = Delivery.objects.filter(
+        pk__in=delivery_ids, status=DeliveryStatus.PENDING, claim=None,
+        next_attempt_at__gt=now, next_attempt_at__lte=now + COUNTDOWN_LIMIT,
+    ).values_list("pk", "next_attempt_at")  # fmt: skip
+    by_wait: dict[int, list[int]] = {}
+    for pk, due in early:
+        by_wait.setdefault(countdown_for(due - now), []).append(pk)
+    for wait, ids in by_wait.items():
+        transaction.on_commit(lambda ids=ids, wait=wait: enqueue_deliveries(ids, countdown=wait))
 
 
 def _excerpt(data: bytes | None, limit: int) -> str:
@@ -205,7 +231,8 @@ def _record(sent: list[_Prepared]) -> dict[int, list[int]]:
                 else:
                     update["next_attempt_at"] = now + delay
                     if delay <= COUNTDOWN_LIMIT:
-                        soon.setdefault(max(1, round(delay.total_seconds())), []).append(delivery.pk)
+                        # Rounded up: a task that arrives before next_attempt_at finds nothing due to claim.
+                        soon.setdefault(countdown_for(delay), []).append(delivery.pk)
                 Delivery.objects.filter(pk=delivery.pk, claim=delivery.claim).update(claim=None, **update)
             if delivery.endpoint_id is not None:
                 endpoint_results.setdefault(delivery.endpoint_id, []).append((delivery, result))

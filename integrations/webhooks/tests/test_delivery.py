@@ -263,3 +263,52 @@ def test_after_the_grace_period_only_the_new_secret_signs(receiver, run_on_commi
         assert verify(last, new)
         with pytest.raises(WebhookVerificationError):
             verify(last, old)
+
+
+@pytest.mark.parametrize("factor", [0.9, 0.97, 1.0, 1.08, 1.1])
+def test_retry_task_is_never_scheduled_before_the_retry_is_due(receiver, run_on_commit, factor):
+    # A countdown rounded down (5.4 s to 5 s) made the retry task run before next_attempt_at: it claimed
+    # nothing, and without beat's sweep the retry never went out.
+    from unittest import mock
+
+    from integrations.webhooks import tasks
+
+    receiver.script = [(500, "boom", {})]
+    WebhookEndpointFactory(url=receiver.url())
+    with (
+        mock.patch("integrations.webhooks.delivery.random.uniform", return_value=factor),
+        mock.patch.object(tasks, "enqueue_deliveries", wraps=tasks.enqueue_deliveries) as enqueue,
+    ):
+        publish(run_on_commit)
+
+    delivery = Delivery.objects.get()
+    retries = [c for c in enqueue.call_args_list if c.kwargs.get("countdown")]
+    assert [c.args[0] for c in retries] == [[delivery.pk]]
+    countdown = retries[0].kwargs["countdown"]
+    # The retry is due 5 s x jitter after the attempt was recorded; the task waits at least that long.
+    assert countdown >= 5 * factor
+    assert countdown - 5 * factor < 1
+
+
+def test_retry_task_that_runs_early_hands_the_delivery_back_for_the_time_left(receiver, run_on_commit):
+    from unittest import mock
+
+    from integrations.webhooks import tasks
+    from integrations.webhooks.delivery import deliveries_run
+
+    receiver.script = [(500, "boom", {}), 200]
+    WebhookEndpointFactory(url=receiver.url())
+    publish(run_on_commit)
+    delivery = Delivery.objects.get()
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() + timedelta(seconds=2.5))
+
+    conf = tasks.webhooks_deliver.app.conf
+    conf.task_always_eager = False  # as with a real broker, where countdowns are honoured
+    try:
+        with mock.patch.object(tasks, "enqueue_deliveries") as enqueue:
+            assert run_on_commit(deliveries_run, delivery_ids=[delivery.pk]) == {"sent": 0}
+    finally:
+        conf.task_always_eager = True
+
+    assert len(receiver.requests) == 1
+    enqueue.assert_called_once_with([delivery.pk], countdown=3)
