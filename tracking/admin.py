@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
@@ -26,7 +27,8 @@ from unfold.decorators import action, display
 
 from core.readonly_admin import ReadOnlyAdminMixin
 
-from . import services
+from . import reattribution, selectors, services
+from .choices import MISS_REASON_CHOICES
 from .forms import PromoCodeForm, ReassignForm, TrackingLinkForm
 from .models import AttributionConflict, Click, Customer, CustomerReassignment, PromoCode, TrackingLink
 
@@ -240,6 +242,32 @@ class CustomerReassignmentInline(TabularInline):
         return False
 
 
+class UnattributedWithHintsFilter(admin.SimpleListFilter):
+    title = "unattributed, with hints"
+    parameter_name = "miss_reason"
+
+    def lookups(self, request, model_admin):
+        return [("any", "Any reason"), *MISS_REASON_CHOICES]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if value != "any" and value not in dict(MISS_REASON_CHOICES):
+            return queryset.none()
+        return selectors.customers_unattributed_with_hints(queryset, reason="" if value == "any" else value)
+
+
+class ReattributeForm(ReassignForm):
+    """The reason of an applied re-run (the affiliate comes from the hints, not from the manager)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["affiliate"]
+        self.fields["reason"].max_length = reattribution.REASON_LENGTH - 30
+        self.fields["reason"].help_text = "Required. What was fixed; kept in each customer's reassignment audit."
+
+
 @admin.register(Customer)
 class CustomerAdmin(ModelAdmin):
     list_display = [
@@ -249,6 +277,7 @@ class CustomerAdmin(ModelAdmin):
         ("brand", RelatedDropdownFilter),
         ("affiliate", RelatedDropdownFilter),
         ("attribution_method", ChoicesDropdownFilter),
+        UnattributedWithHintsFilter,
         CountryFilter,
         SubIdFilter,
         ("registered_at", RangeDateTimeFilter),
@@ -259,10 +288,75 @@ class CustomerAdmin(ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     inlines = [AttributionConflictInline, CustomerReassignmentInline]
-    actions_detail = ["reassign"]
+    actions = ["rerun_attribution"]
+    actions_detail = ["reassign", "rerun_one"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Customer._meta.fields]
+        return ["attribution_outcome", *[f.name for f in Customer._meta.fields]]
+
+    @display(description="Attribution outcome (each hint and why)")
+    def attribution_outcome(self, obj):
+        outcomes = selectors.customer_hint_outcomes(obj)
+        if not outcomes:
+            return "No attribution hint was ever sent for this customer."
+        rows = format_html_join(
+            "",
+            "<tr><td class='pr-3'>{}</td><td class='pr-3'>{}</td><td class='pr-3'><code>{}</code></td><td>{}</td></tr>",
+            ((o["hint"], o["value"], o["reason"], o["message"]) for o in outcomes),
+        )
+        return format_html(
+            "<table class='text-sm'><thead><tr><th class='text-left pr-3'>Hint</th><th class='text-left pr-3'>Value"
+            "</th><th class='text-left pr-3'>Reason</th><th class='text-left'>Why</th></tr></thead><tbody>{}</tbody>"
+            "</table>",
+            rows,
+        )
+
+    def _rerun(self, request, customer_ids: list[int], *, action: str, back: str | None):
+        form = ReattributeForm(request.POST if request.POST.get("apply") == "yes" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                plans = reattribution.customers_reattribute(
+                    customers=customer_ids, reason=form.cleaned_data["reason"], by=request.user
+                )
+            except ValidationError as exc:
+                form.add_error(None, _service_error(exc))
+            else:
+                summary = reattribution.plans_summary(plans)
+                self.message_user(
+                    request,
+                    f"Re-run applied: {summary['attribute']} attributed, {summary['unchanged']} unchanged, "
+                    f"{summary['skipped']} skipped (already attributed), {summary['refused']} refused (paid entries).",
+                    messages.SUCCESS if summary["attribute"] else messages.WARNING,
+                )
+                return HttpResponseRedirect(back) if back else None
+        try:
+            plans = reattribution.customers_reattribute_plan(customers=customer_ids)
+        except ValidationError as exc:
+            self.message_user(request, _service_error(exc), messages.ERROR)
+            return HttpResponseRedirect(back) if back else None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Re-run attribution (dry run)",
+            "plans": plans,
+            "summary": reattribution.plans_summary(plans),
+            "form": form,
+            "action": action,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "back": back,
+        }
+        return TemplateResponse(request, "admin/tracking/customer/reattribute.html", context)
+
+    @admin.action(description="Re-run attribution (dry run first)", permissions=["change"])
+    def rerun_attribution(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True)[: reattribution.MAX_CUSTOMERS + 1])
+        return self._rerun(request, ids, action="rerun_attribution", back=None)
+
+    @action(description="Re-run attribution", url_path="rerun-attribution", permissions=["change"], icon="replay")
+    def rerun_one(self, request, object_id):
+        customer = get_object_or_404(Customer, pk=object_id)
+        back = reverse("admin:tracking_customer_change", args=[customer.pk])
+        return self._rerun(request, [customer.pk], action="", back=back)
 
     def get_queryset(self, request):
         from django.db.models import Count
