@@ -4,6 +4,12 @@ The CONTRACT order is click id, tracking token, affiliate id, promo code. A cust
 attribution; a later hint that points at another affiliate is recorded as an AttributionConflict for
 the manager and never applied by itself (only `customer_reassign` moves a customer).
 
+A hint that does not resolve for a customer still unattributed is recorded as an AttributionMiss with a stable
+reason code and a sentence (unknown click, click after the event or beyond the window and by how long, disabled
+link, unknown affiliate, unknown or deactivated promo code, another brand's hint, sub ids alone): written in one
+bulk INSERT per chunk, and only for customers with a failed hint, so a customer attributed at once costs nothing
+more. `reattribution.py` re-runs the evaluation once a manager fixed the cause.
+
 Affiliate status does not stop attribution: a customer referred by a suspended or rejected affiliate is
 still theirs (the manager decides what happens next, e.g. reactivation or reassignment). Billing is the
 commission engine's concern: it books nothing payable for an affiliate that is not active when the

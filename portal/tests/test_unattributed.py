@@ -2,6 +2,7 @@
 to nobody, with the reason; never another partner's."""
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 
@@ -41,11 +42,11 @@ def world():
     ClickFactory(link=their_link, click_id="their-late", created_at=NOW + dt.timedelta(hours=3))
     send("postback", source, {"click_id": "my-late"}, customer="A")
     send("postback", source, {"click_id": "their-late"}, customer="B")
-    return brand, source, mine, theirs
+    return SimpleNamespace(brand=brand, source=source, mine=mine, theirs=theirs)
 
 
 def test_partner_sees_its_own_click_that_led_to_an_unattributed_registration_with_the_reason(api, world):
-    brand, source, mine, theirs = world
+    mine = world.mine
 
     response = api("partner", affiliate=mine).get(URL)
 
@@ -66,7 +67,7 @@ def test_partner_sees_its_own_click_that_led_to_an_unattributed_registration_wit
 
 
 def test_another_partners_clicks_are_never_visible(api, world):
-    brand, source, mine, theirs = world
+    mine, theirs = world.mine, world.theirs
     client = api("partner", affiliate=theirs)
 
     rows = client.get(URL).json()["results"]
@@ -77,7 +78,7 @@ def test_another_partners_clicks_are_never_visible(api, world):
 
 
 def test_promo_codes_and_disabled_links_of_the_partner_are_listed_too(api, world):
-    brand, source, mine, theirs = world
+    brand, source, mine = world.brand, world.source, world.mine
     PromoCodeFactory(brand=brand, affiliate=mine, code="MINE10", is_active=False)
     TrackingLinkFactory(brand=brand, affiliate=mine, token="my-old-link", is_active=False)
     send("api", source, {"promo_code": "MINE10"}, customer="C")
@@ -90,7 +91,7 @@ def test_promo_codes_and_disabled_links_of_the_partner_are_listed_too(api, world
 
 
 def test_a_customer_attributed_later_leaves_the_list(api, world):
-    brand, source, mine, theirs = world
+    brand, source, mine, theirs = world.brand, world.source, world.mine, world.theirs
     link = TrackingLinkFactory(brand=brand, affiliate=theirs)
 
     send("api", source, {"tracking_token": link.token}, customer="A", occurred_at=NOW + dt.timedelta(days=1))
@@ -99,14 +100,14 @@ def test_a_customer_attributed_later_leaves_the_list(api, world):
 
 
 def test_unknown_hints_belong_to_no_partner(api, world):
-    brand, source, mine, theirs = world
+    source, mine = world.source, world.mine
     send("api", source, {"click_id": "nobody"}, customer="E")
 
     assert [r["value"] for r in api("partner", affiliate=mine).get(URL).json()["results"]] == ["my-late"]
 
 
 def test_range_and_reason_filters_are_validated(api, world):
-    brand, source, mine, theirs = world
+    mine = world.mine
     client = api("partner", affiliate=mine)
 
     assert client.get(f"{URL}?from=2026-11-21").json()["results"] == []
