@@ -99,6 +99,18 @@ def _plans(customers: list[Customer]) -> list[Plan]:
         )
         for event in queryset:
             events.setdefault(event.customer_id, []).append(event)
+        # A customer resolved without a stored event (a service call, an import) has only its misses: each one
+        # is the hint it carried and when, enough to evaluate it again.
+        bare = [c.pk for c in open_ if c.pk not in events]
+        for miss in AttributionMiss.objects.filter(customer_id__in=bare).exclude(hint="sub_ids").order_by("pk"):
+            events.setdefault(miss.customer_id, []).append(
+                ConversionEvent(
+                    customer_id=miss.customer_id, hints={miss.hint: miss.value}, occurred_at=miss.occurred_at,
+                    source_id=miss.source_id, inbound_id=miss.inbound_id,
+                )
+            )  # fmt: skip
+        for found in events.values():
+            found.sort(key=lambda e: e.occurred_at)
     claims = [
         CustomerClaim(brand=c.brand, external_id=c.external_id, hints=e.hints, occurred_at=e.occurred_at)
         for c in open_
@@ -211,7 +223,7 @@ def customers_reattribute(*, customers, reason: str, by=None, actor: str = "") -
                     "actor": actor or (str(by) if by is not None else ""),
                     "method": plan.method,
                     "value": plan.value,
-                    "event": plan.event.pk,
+                    "event": plan.event.pk,  # None when re-run from the misses alone
                     "misses": previous.get(customer.pk, []),
                 },
             )

@@ -276,3 +276,23 @@ def test_admin_single_rerun_from_the_customer_page(admin_client, untagged, partn
     assert response.status_code == 302
     untagged.refresh_from_db()
     assert untagged.affiliate_id == partner.pk
+
+
+def test_a_customer_resolved_without_a_stored_event_is_re_run_from_its_misses(brand, partner):
+    from tracking.attribution import customer_resolve
+    from tracking.reattribution import customers_reattribute, customers_reattribute_plan
+
+    customer = customer_resolve(brand=brand, external_id="IMPORTED", hints={"promo_code": "LATER"}, occurred_at=NOW)
+    PromoCodeFactory(brand=brand, affiliate=partner, code="LATER")
+
+    [plan] = customers_reattribute_plan(customers=[customer.pk])
+    assert (plan.action, plan.to_affiliate) == ("attribute", partner)
+    customers_reattribute(customers=[customer], reason="imported customer, promo code created since")
+
+    customer.refresh_from_db()
+    assert (customer.affiliate_id, customer.attribution_method, customer.attributed_at) == (
+        partner.pk,
+        "promo_code",
+        NOW,
+    )
+    assert CustomerReassignment.objects.get(customer=customer).previous["event"] is None
