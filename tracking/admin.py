@@ -30,7 +30,7 @@ from core.readonly_admin import ReadOnlyAdminMixin
 from . import reattribution, selectors, services
 from .choices import MISS_REASON_CHOICES
 from .forms import PromoCodeForm, ReassignForm, TrackingLinkForm
-from .models import AttributionConflict, Click, Customer, CustomerReassignment, PromoCode, TrackingLink
+from .models import AttributionConflict, AttributionMiss, Click, Customer, CustomerReassignment, PromoCode, TrackingLink
 
 COUNT_CAP = 10_000
 
@@ -271,7 +271,8 @@ class ReattributeForm(ReassignForm):
 @admin.register(Customer)
 class CustomerAdmin(ModelAdmin):
     list_display = [
-        "external_id", "brand", "affiliate", "attribution_method", "sub1", "country", "registered_at", "conflicts",
+        "external_id", "brand", "affiliate", "attribution_method", "why_unattributed", "sub1", "country",
+        "registered_at", "conflicts",
     ]  # fmt: skip
     list_filter = [
         ("brand", RelatedDropdownFilter),
@@ -359,9 +360,18 @@ class CustomerAdmin(ModelAdmin):
         return self._rerun(request, [customer.pk], action="", back=back)
 
     def get_queryset(self, request):
-        from django.db.models import Count
+        from django.db.models import Count, OuterRef, Subquery
 
-        return super().get_queryset(request).annotate(conflict_count=Count("attribution_conflicts"))
+        first_miss = AttributionMiss.objects.filter(customer=OuterRef("pk")).order_by("pk").values("reason")[:1]
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(conflict_count=Count("attribution_conflicts"), first_miss=Subquery(first_miss))
+        )
+
+    @display(description="Why unattributed")
+    def why_unattributed(self, obj):
+        return obj.first_miss if obj.affiliate_id is None and getattr(obj, "first_miss", None) else "—"
 
     @display(description="Conflicts", ordering="conflict_count")
     def conflicts(self, obj):
