@@ -60,6 +60,7 @@ class Plan:
     event: ConversionEvent | None = None
     misses: list[AttributionMiss] = field(default_factory=list)
     from_affiliate_id: int | None = None
+    from_misses: bool = False  # evaluated from its misses alone (no stored event carried its hints)
 
     def __post_init__(self):
         self.from_affiliate_id = self.customer.affiliate_id
@@ -90,6 +91,7 @@ def _plans(customers: list[Customer]) -> list[Plan]:
     paid = _paid_counts([c.pk for c in customers])
     open_ = [c for c in customers if c.affiliate_id is None and not paid.get(c.pk)]
     events: dict[int, list[ConversionEvent]] = {}
+    bare: list[int] = []
     if open_:
         queryset = (
             ConversionEvent.objects.filter(customer_id__in=[c.pk for c in open_])
@@ -141,6 +143,7 @@ def _plans(customers: list[Customer]) -> list[Plan]:
             )
             continue
         plan = Plan(customer, Action.UNCHANGED, "No hint of its events resolves today.")
+        plan.from_misses = customer.pk in bare
         seen: set[tuple[str, str]] = set()
         for event in events.get(customer.pk, []):
             resolution, misses = hints_evaluate(lookup, customer.brand, event.hints, event.occurred_at)
@@ -204,7 +207,10 @@ def customers_reattribute(*, customers, reason: str, by=None, actor: str = "") -
             for customer_id, rows in _misses_by_customer([p.customer.pk for p in evaluated]).items()
         }
         # The misses now say what today's evaluation says (a fixed cause no longer shows as the reason).
-        AttributionMiss.objects.filter(customer_id__in=[p.customer.pk for p in evaluated]).delete()
+        # (Sub ids alone are not evaluated again from misses: those misses stay as they are.)
+        AttributionMiss.objects.filter(customer_id__in=[p.customer.pk for p in evaluated]).exclude(
+            customer_id__in=[p.customer.pk for p in evaluated if p.from_misses], hint="sub_ids"
+        ).delete()
         AttributionMiss.objects.bulk_create([m for p in evaluated for m in p.misses], ignore_conflicts=True)
         announcements, event_ids = [], []
         for plan in plans:

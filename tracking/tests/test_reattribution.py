@@ -296,3 +296,18 @@ def test_a_customer_resolved_without_a_stored_event_is_re_run_from_its_misses(br
         NOW,
     )
     assert CustomerReassignment.objects.get(customer=customer).previous["event"] is None
+
+
+def test_a_re_run_from_misses_alone_keeps_the_sub_ids_miss(brand):
+    from tracking.attribution import customer_resolve
+    from tracking.reattribution import customers_reattribute
+
+    customer = customer_resolve(brand=brand, external_id="SUBS", hints={"sub1": "fb"}, occurred_at=NOW)
+    customer_resolve(brand=brand, external_id="SUBS", hints={"promo_code": "NOPE"}, occurred_at=NOW)
+
+    [plan] = customers_reattribute(customers=[customer], reason="checked")
+
+    assert plan.action == "unchanged"
+    assert sorted(AttributionMiss.objects.filter(customer=customer).values_list("reason", flat=True)) == [
+        "promo_unknown", "sub_ids_only",
+    ]  # fmt: skip

@@ -137,3 +137,22 @@ def brand_for_postbacks(db):
 
     source, key = source_create(slug="pb-crm", name="PB CRM", brand=BrandFactory(slug="pb"))
     return source, key
+
+
+def test_health_page_shows_the_unattributed_share_with_its_reasons(client, manager, traveller, old_source):
+    from tracking.models import AttributionMiss
+
+    traveller(T0 - dt.timedelta(hours=1))
+    hinted(old_source, 4, unattributed=1, start="h")
+    unattributed = ConversionEventFactory._meta.model.objects.filter(source=old_source, affiliate__isnull=True).get()
+    AttributionMiss.objects.create(
+        customer=unattributed.customer, hint="click_id", value="clk-0", reason="click_outside_window",
+        message="…", occurred_at=T0, source=old_source,
+    )  # fmt: skip
+    traveller(T0)
+    client.force_login(manager)
+
+    html = client.get(f"/admin/monitoring/alert/health/{old_source.pk}/").content.decode()
+
+    assert "Unattributed with hints 24 h" in html
+    assert "25.00%" in html and "1 of 4 customers: click_outside_window 1" in html
