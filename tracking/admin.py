@@ -413,3 +413,28 @@ class CustomerAdmin(ModelAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/tracking/customer/reassign.html", context)
+
+
+@admin.register(AttributionMiss)
+class AttributionMissAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """Every hint that did not attribute its customer, across customers: filter by reason, source, partner."""
+
+    list_display = ["created_at", "customer", "hint", "value", "reason", "affiliate", "source", "message"]
+    list_filter = [
+        ("reason", ChoicesDropdownFilter),
+        ("hint", ChoicesDropdownFilter),
+        ("affiliate", RelatedDropdownFilter),
+        ("source", RelatedDropdownFilter),
+        ("created_at", RangeDateTimeFilter),
+    ]
+    list_filter_submit = True
+    list_select_related = ["customer", "affiliate", "source"]
+    search_fields = ["=value", "=customer__external_id"]
+    search_help_text = "Exact hint value or customer id."
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    raw_id_fields = ["customer", "click", "affiliate", "source", "inbound"]
+    ordering = ["-created_at", "-pk"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in AttributionMiss._meta.fields]

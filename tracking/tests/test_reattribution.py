@@ -311,3 +311,15 @@ def test_a_re_run_from_misses_alone_keeps_the_sub_ids_miss(brand):
     assert sorted(AttributionMiss.objects.filter(customer=customer).values_list("reason", flat=True)) == [
         "promo_unknown", "sub_ids_only",
     ]  # fmt: skip
+
+
+def test_admin_lists_misses_across_customers_by_reason(admin_client, source):
+    send("api", source, {"promo_code": "NOPE"}, customer="M-1")
+    send("api", source, {"click_id": "nope"}, customer="M-2")
+
+    page = admin_client.get("/admin/tracking/attributionmiss/?reason=promo_unknown")
+
+    assert page.status_code == 200
+    assert b"NOPE" in page.content and b"M-2" not in page.content
+    miss = AttributionMiss.objects.get(reason="click_unknown")
+    assert admin_client.get(f"/admin/tracking/attributionmiss/{miss.pk}/change/").status_code == 200
