@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
@@ -303,7 +303,8 @@ class _HintLookup:
                 miss.delta_seconds = int(late.total_seconds())
                 text = (
                     f"Click {shown} was made {duration_text(late)} after the event "
-                    f"({click.created_at:%Y-%m-%d %H:%M:%S} UTC against {occurred_at:%Y-%m-%d %H:%M:%S} UTC; "
+                    f"({click.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC against "
+                    f"{occurred_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; "
                     f"at most {duration_text(CLICK_CLOCK_SKEW)} of clock difference is allowed)."
                 )
                 return _miss(miss, HintReason.CLICK_AFTER_EVENT, text)

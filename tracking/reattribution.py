@@ -17,6 +17,7 @@ reaches back past a paid statement.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -158,7 +159,7 @@ def _plans(customers: list[Customer]) -> list[Plan]:
                 label = AttributionMethod(resolution.method).label.lower()
                 plan.detail = (
                     f"Would be attributed to {resolution.affiliate} (#{resolution.affiliate.pk}) by {label} "
-                    f"{resolution.value!r} of the event of {event.occurred_at:%Y-%m-%d %H:%M:%S} UTC."
+                    f"{resolution.value!r} of the event of {event.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC."
                 )
                 break
         if plan.action == Action.UNCHANGED and not events.get(customer.pk):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
@@ -89,7 +89,7 @@ def _success_outcome(customer: Customer) -> dict | None:
     label = AttributionMethod(method).label.lower()
     message = f"Attributed to {affiliate.name} (#{affiliate.pk}) by {label} {value!r}"
     if customer.attributed_at:
-        message += f" on {customer.attributed_at:%Y-%m-%d %H:%M:%S} UTC"
+        message += f" on {customer.attributed_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
     reason = HintReason.ATTRIBUTED
     if affiliate.status != AffiliateStatus.ACTIVE:
         reason = HintReason.AFFILIATE_INACTIVE

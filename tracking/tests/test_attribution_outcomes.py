@@ -274,3 +274,13 @@ def test_a_later_event_that_attributes_keeps_the_earlier_misses_as_history(brand
     assert customer.affiliate_id == link.affiliate_id
     body = read_customer(mgmt)
     assert [o["reason"] for o in body["attribution_outcomes"]] == ["attributed", "promo_unknown"]
+
+
+def test_times_in_the_sentence_are_utc_whatever_offset_the_operator_sent(brand, source, mgmt):
+    ClickFactory(link__brand=brand, created_at=NOW + dt.timedelta(hours=1), click_id="tz-1")
+    malta = dt.timezone(dt.timedelta(hours=1))
+
+    send("api", source, {"click_id": "tz-1"}, occurred_at=NOW.astimezone(malta))
+
+    [outcome] = read_customer(mgmt)["attribution_outcomes"]
+    assert "(2026-11-20 13:00:00 UTC against 2026-11-20 12:00:00 UTC;" in outcome["message"]
