@@ -749,6 +749,8 @@ def _draft(row: InboundEvent, canonical: dict, ctx: _Context) -> tuple[EventDraf
             occurred_at=occurred_at,
             country=canonical.get("country", ""),
             registration=canonical["type"] == "registration",
+            source_id=source.pk,
+            inbound_id=row.pk,
         )
     draft = EventDraft(
         source_id=source.pk,

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
@@ -26,9 +27,10 @@ from unfold.decorators import action, display
 
 from core.readonly_admin import ReadOnlyAdminMixin
 
-from . import services
+from . import reattribution, selectors, services
+from .choices import MISS_REASON_CHOICES
 from .forms import PromoCodeForm, ReassignForm, TrackingLinkForm
-from .models import AttributionConflict, Click, Customer, CustomerReassignment, PromoCode, TrackingLink
+from .models import AttributionConflict, AttributionMiss, Click, Customer, CustomerReassignment, PromoCode, TrackingLink
 
 COUNT_CAP = 10_000
 
@@ -240,15 +242,43 @@ class CustomerReassignmentInline(TabularInline):
         return False
 
 
+class UnattributedWithHintsFilter(admin.SimpleListFilter):
+    title = "unattributed, with hints"
+    parameter_name = "miss_reason"
+
+    def lookups(self, request, model_admin):
+        return [("any", "Any reason"), *MISS_REASON_CHOICES]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if value != "any" and value not in dict(MISS_REASON_CHOICES):
+            return queryset.none()
+        return selectors.customers_unattributed_with_hints(queryset, reason="" if value == "any" else value)
+
+
+class ReattributeForm(ReassignForm):
+    """The reason of an applied re-run (the affiliate comes from the hints, not from the manager)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["affiliate"]
+        self.fields["reason"].max_length = reattribution.REASON_LENGTH - 30
+        self.fields["reason"].help_text = "Required. What was fixed; kept in each customer's reassignment audit."
+
+
 @admin.register(Customer)
 class CustomerAdmin(ModelAdmin):
     list_display = [
-        "external_id", "brand", "affiliate", "attribution_method", "sub1", "country", "registered_at", "conflicts",
+        "external_id", "brand", "affiliate", "attribution_method", "why_unattributed", "sub1", "country",
+        "registered_at", "conflicts",
     ]  # fmt: skip
     list_filter = [
         ("brand", RelatedDropdownFilter),
         ("affiliate", RelatedDropdownFilter),
         ("attribution_method", ChoicesDropdownFilter),
+        UnattributedWithHintsFilter,
         CountryFilter,
         SubIdFilter,
         ("registered_at", RangeDateTimeFilter),
@@ -259,15 +289,89 @@ class CustomerAdmin(ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     inlines = [AttributionConflictInline, CustomerReassignmentInline]
-    actions_detail = ["reassign"]
+    actions = ["rerun_attribution"]
+    actions_detail = ["reassign", "rerun_one"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Customer._meta.fields]
+        return ["attribution_outcome", *[f.name for f in Customer._meta.fields]]
+
+    @display(description="Attribution outcome (each hint and why)")
+    def attribution_outcome(self, obj):
+        outcomes = selectors.customer_hint_outcomes(obj)
+        if not outcomes:
+            return "No attribution hint was ever sent for this customer."
+        rows = format_html_join(
+            "",
+            "<tr><td class='pr-3'>{}</td><td class='pr-3'>{}</td><td class='pr-3'><code>{}</code></td><td>{}</td></tr>",
+            ((o["hint"], o["value"], o["reason"], o["message"]) for o in outcomes),
+        )
+        return format_html(
+            "<table class='text-sm'><thead><tr><th class='text-left pr-3'>Hint</th><th class='text-left pr-3'>Value"
+            "</th><th class='text-left pr-3'>Reason</th><th class='text-left'>Why</th></tr></thead><tbody>{}</tbody>"
+            "</table>",
+            rows,
+        )
+
+    def _rerun(self, request, customer_ids: list[int], *, action: str, back: str | None):
+        form = ReattributeForm(request.POST if request.POST.get("apply") == "yes" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                plans = reattribution.customers_reattribute(
+                    customers=customer_ids, reason=form.cleaned_data["reason"], by=request.user
+                )
+            except ValidationError as exc:
+                form.add_error(None, _service_error(exc))
+            else:
+                summary = reattribution.plans_summary(plans)
+                self.message_user(
+                    request,
+                    f"Re-run applied: {summary['attribute']} attributed, {summary['unchanged']} unchanged, "
+                    f"{summary['skipped']} skipped (already attributed), {summary['refused']} refused (paid entries).",
+                    messages.SUCCESS if summary["attribute"] else messages.WARNING,
+                )
+                return HttpResponseRedirect(back) if back else None
+        try:
+            plans = reattribution.customers_reattribute_plan(customers=customer_ids)
+        except ValidationError as exc:
+            self.message_user(request, _service_error(exc), messages.ERROR)
+            return HttpResponseRedirect(back) if back else None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Re-run attribution (dry run)",
+            "plans": plans,
+            "summary": reattribution.plans_summary(plans),
+            "form": form,
+            "action": action,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "back": back,
+        }
+        return TemplateResponse(request, "admin/tracking/customer/reattribute.html", context)
+
+    @admin.action(description="Re-run attribution (dry run first)", permissions=["change"])
+    def rerun_attribution(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True)[: reattribution.MAX_CUSTOMERS + 1])
+        return self._rerun(request, ids, action="rerun_attribution", back=None)
+
+    @action(description="Re-run attribution", url_path="rerun-attribution", permissions=["change"], icon="replay")
+    def rerun_one(self, request, object_id):
+        customer = get_object_or_404(Customer, pk=object_id)
+        back = reverse("admin:tracking_customer_change", args=[customer.pk])
+        return self._rerun(request, [customer.pk], action="", back=back)
 
     def get_queryset(self, request):
-        from django.db.models import Count
+        from django.db.models import Count, OuterRef, Subquery
 
-        return super().get_queryset(request).annotate(conflict_count=Count("attribution_conflicts"))
+        first_miss = AttributionMiss.objects.filter(customer=OuterRef("pk")).order_by("pk").values("reason")[:1]
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(conflict_count=Count("attribution_conflicts"), first_miss=Subquery(first_miss))
+        )
+
+    @display(description="Why unattributed")
+    def why_unattributed(self, obj):
+        return obj.first_miss if obj.affiliate_id is None and getattr(obj, "first_miss", None) else "—"
 
     @display(description="Conflicts", ordering="conflict_count")
     def conflicts(self, obj):
@@ -309,3 +413,28 @@ class CustomerAdmin(ModelAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/tracking/customer/reassign.html", context)
+
+
+@admin.register(AttributionMiss)
+class AttributionMissAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """Every hint that did not attribute its customer, across customers: filter by reason, source, partner."""
+
+    list_display = ["created_at", "customer", "hint", "value", "reason", "affiliate", "source", "message"]
+    list_filter = [
+        ("reason", ChoicesDropdownFilter),
+        ("hint", ChoicesDropdownFilter),
+        ("affiliate", RelatedDropdownFilter),
+        ("source", RelatedDropdownFilter),
+        ("created_at", RangeDateTimeFilter),
+    ]
+    list_filter_submit = True
+    list_select_related = ["customer", "affiliate", "source"]
+    search_fields = ["=value", "=customer__external_id"]
+    search_help_text = "Exact hint value or customer id."
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    raw_id_fields = ["customer", "click", "affiliate", "source", "inbound"]
+    ordering = ["-created_at", "-pk"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in AttributionMiss._meta.fields]

@@ -4,6 +4,12 @@ The CONTRACT order is click id, tracking token, affiliate id, promo code. A cust
 attribution; a later hint that points at another affiliate is recorded as an AttributionConflict for
 the manager and never applied by itself (only `customer_reassign` moves a customer).
 
+A hint that does not resolve for a customer still unattributed is recorded as an AttributionMiss with a stable
+reason code and a sentence (unknown click, click after the event or beyond the window and by how long, disabled
+link, unknown affiliate, unknown or deactivated promo code, another brand's hint, sub ids alone): written in one
+bulk INSERT per chunk, and only for customers with a failed hint, so a customer attributed at once costs nothing
+more. `reattribution.py` re-runs the evaluation once a manager fixed the cause.
+
 Affiliate status does not stop attribution: a customer referred by a suspended or rejected affiliate is
 still theirs (the manager decides what happens next, e.g. reactivation or reassignment). Billing is the
 commission engine's concern: it books nothing payable for an affiliate that is not active when the
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
@@ -22,8 +28,17 @@ from affiliates.models import Affiliate, Brand
 from core.bulk_sql import columns_insert, rows_update, run_bound
 from integrations.webhooks.outbox import outbox_publish_many
 
-from .choices import AttributionMethod
-from .models import SUB_ID_LENGTH, AttributionConflict, Click, ConversionEvent, Customer, PromoCode, TrackingLink
+from .choices import AttributionMethod, HintKind, HintReason
+from .models import (
+    SUB_ID_LENGTH,
+    AttributionConflict,
+    AttributionMiss,
+    Click,
+    ConversionEvent,
+    Customer,
+    PromoCode,
+    TrackingLink,
+)
 
 SUB_FIELDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 HINT_ORDER = (
@@ -186,6 +201,8 @@ class CustomerClaim:
     country: str = ""
     registration: bool = False
     event: ConversionEvent | None = None
+    source_id: int | None = None
+    inbound_id: int | None = None
 
 
 # Every field customer resolution may change (written back together for the rows that changed).
@@ -215,7 +232,8 @@ class _HintLookup:
         self.links = (
             {
                 link.token: link
-                for link in TrackingLink.objects.select_related("affiliate").filter(token__in=tokens, is_active=True)
+                # Disabled links too: they do not attribute, but the miss says so (link_inactive).
+                for link in TrackingLink.objects.select_related("affiliate").filter(token__in=tokens)
             }
             if tokens
             else {}
@@ -225,6 +243,8 @@ class _HintLookup:
         }
         self.affiliates = Affiliate.objects.in_bulk(affiliate_ids) if affiliate_ids else {}
         self.promos: dict[tuple[int, str], Resolution | None] = {}
+        self.promo_misses: dict[tuple[int, str], tuple[str, str, int | None]] = {}
+        self.brand_slugs: dict[int, str] = {}
 
     def resolve(self, brand: Brand, method: str, value: str, occurred_at: datetime) -> Resolution | None:
         if not value:
@@ -243,7 +263,7 @@ class _HintLookup:
             )
         if method == AttributionMethod.TRACKING_TOKEN:
             link = self.links.get(value)
-            if link is None or link.brand_id != brand.pk:
+            if link is None or link.brand_id != brand.pk or not link.is_active:
                 return None
             return Resolution(method, value, link.affiliate, link=link)
         if method == AttributionMethod.AFFILIATE_ID:
@@ -257,6 +277,128 @@ class _HintLookup:
                 self.promos[key] = _resolve_promo(brand, value)
             return self.promos[key]
         return None
+
+    def _brand_slug(self, brand_id: int) -> str:
+        if brand_id not in self.brand_slugs:
+            self.brand_slugs[brand_id] = Brand.objects.filter(pk=brand_id).values_list("slug", flat=True).first() or (
+                f"#{brand_id}"
+            )
+        return self.brand_slugs[brand_id]
+
+    def explain(self, brand: Brand, method: str, value: str, occurred_at: datetime) -> AttributionMiss:
+        """Why a hint that `resolve` refused did not attribute (an unsaved miss without its customer)."""
+        miss = AttributionMiss(hint=method, value=value[:CONFLICT_VALUE_LENGTH], occurred_at=occurred_at)
+        shown = repr(value if len(value) <= 60 else value[:57] + "...")
+        if method == AttributionMethod.CLICK_ID:
+            click = self.clicks.get(value)
+            if click is None:
+                return _miss(miss, HintReason.CLICK_UNKNOWN, f"Click id {shown} is not a click recorded here.")
+            miss.click, miss.affiliate_id = click, click.affiliate_id
+            if click.brand_id != brand.pk:
+                where = self._brand_slug(click.brand_id)
+                text = f"Click {shown} was made on brand {where}, not on {brand.slug}."
+                return _miss(miss, HintReason.OTHER_BRAND, text)
+            if click.created_at > occurred_at + CLICK_CLOCK_SKEW:
+                late = click.created_at - occurred_at
+                miss.delta_seconds = int(late.total_seconds())
+                text = (
+                    f"Click {shown} was made {duration_text(late)} after the event "
+                    f"({click.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC against "
+                    f"{occurred_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; "
+                    f"at most {duration_text(CLICK_CLOCK_SKEW)} of clock difference is allowed)."
+                )
+                return _miss(miss, HintReason.CLICK_AFTER_EVENT, text)
+            window = timedelta(days=brand.attribution_window_days)
+            before = occurred_at - click.created_at
+            miss.delta_seconds = int((before - window).total_seconds())
+            text = (
+                f"Click {shown} was made {duration_text(before)} before the event, "
+                f"{duration_text(before - window)} beyond {brand.slug}'s attribution window of "
+                f"{brand.attribution_window_days} days."
+            )
+            return _miss(miss, HintReason.CLICK_OUTSIDE_WINDOW, text)
+        if method == AttributionMethod.TRACKING_TOKEN:
+            link = self.links.get(value)
+            if link is None:
+                return _miss(miss, HintReason.LINK_UNKNOWN, f"Tracking token {shown} is not a tracking link here.")
+            miss.affiliate_id = link.affiliate_id
+            if link.brand_id != brand.pk:
+                text = f"Tracking link {shown} is a link of brand {self._brand_slug(link.brand_id)}, not {brand.slug}."
+                return _miss(miss, HintReason.OTHER_BRAND, text)
+            return _miss(miss, HintReason.LINK_INACTIVE, f"Tracking link {shown} is disabled.")
+        if method == AttributionMethod.AFFILIATE_ID:
+            if not value.isascii() or not value.isdigit() or len(value) > 18:
+                return _miss(miss, HintReason.AFFILIATE_UNKNOWN, f"Affiliate id {shown} is not an affiliate's number.")
+            return _miss(miss, HintReason.AFFILIATE_UNKNOWN, f"Affiliate id {shown} names no affiliate.")
+        key = (brand.pk, value)
+        if key not in self.promo_misses:
+            self.promo_misses[key] = _promo_miss(brand, value, shown, self._brand_slug)
+        reason, text, affiliate_id = self.promo_misses[key]
+        miss.affiliate_id = affiliate_id
+        return _miss(miss, reason, text)
+
+
+def _miss(miss: AttributionMiss, reason: str, message: str) -> AttributionMiss:
+    miss.reason, miss.message = reason, message[:500]
+    return miss
+
+
+def _promo_miss(brand: Brand, value: str, shown: str, brand_slug) -> tuple[str, str, int | None]:
+    """(reason, sentence, owner) for a promo code that did not resolve at `brand`."""
+    if len(value) > 60:
+        return HintReason.PROMO_UNKNOWN, f"Promo code {shown} is longer than any promo code.", None
+    promos = list(PromoCode.objects.filter(code__iexact=value).values_list("brand_id", "affiliate_id", "is_active"))
+    here = [p for p in promos if p[0] == brand.pk]
+    if here:
+        return HintReason.PROMO_EXPIRED, f"Promo code {shown} of {brand.slug} is deactivated.", here[0][1]
+    if promos:
+        text = f"Promo code {shown} belongs to brand {brand_slug(promos[0][0])}, not {brand.slug}."
+        return HintReason.OTHER_BRAND, text, promos[0][1]
+    return HintReason.PROMO_UNKNOWN, f"Promo code {shown} is not a promo code of {brand.slug}.", None
+
+
+def duration_text(delta: timedelta) -> str:
+    """A duration as a person says it, to its two largest units: "3 days 4 hours", "12 minutes", "40 seconds"."""
+    seconds = int(abs(delta.total_seconds()))
+    units = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+    parts = []
+    for name, size in units:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {name}{'' if count == 1 else 's'}")
+        if len(parts) == 2:
+            break
+    return " ".join(parts) or "0 seconds"
+
+
+def hints_evaluate(
+    lookup: _HintLookup, brand: Brand, hints: dict, occurred_at: datetime
+) -> tuple[Resolution | None, list[AttributionMiss]]:
+    """The first hint (in CONTRACT order) that resolves, and a miss for each hint before it that did not.
+
+    Sub ids without any hint that names an affiliate are a miss of their own (sub_ids_only): the customer
+    carried something, and the operator should hear that it cannot attribute.
+    """
+    misses: list[AttributionMiss] = []
+    named = False
+    for method in HINT_ORDER:
+        value = _hint(hints, method.value)
+        if not value:
+            continue
+        named = True
+        resolution = lookup.resolve(brand, method, value, occurred_at)
+        if resolution is not None:
+            return resolution, misses
+        misses.append(lookup.explain(brand, method, value, occurred_at))
+    if not named:
+        subs = [(name, clean_sub_id(hints.get(name))) for name in SUB_FIELDS] if isinstance(hints, dict) else []
+        subs = [(name, value) for name, value in subs if value]
+        if subs:
+            shown = ", ".join(f"{name}={value}" for name, value in subs)
+            miss = AttributionMiss(hint=HintKind.SUB_IDS, value=shown[:CONFLICT_VALUE_LENGTH], occurred_at=occurred_at)
+            text = f"Only sub ids were sent ({shown[:300]}): sub ids describe traffic but name no affiliate."
+            misses.append(_miss(miss, HintReason.SUB_IDS_ONLY, text))
+    return None, misses
 
 
 def _customers_locked(brand: Brand, external_ids: set[str]) -> dict[str, Customer]:
@@ -323,9 +465,10 @@ def customers_resolve(*, claims: list[CustomerClaim]) -> list[Customer]:
         changed: dict[int, Customer] = {}
         attributed: dict[int, Customer] = {}
         conflicts: dict[tuple[int, str, str], AttributionConflict] = {}
+        misses: dict[tuple[int, str, str], AttributionMiss] = {}
         for claim, key in zip(claims, keys, strict=True):
             customer = customers[key]
-            was_changed, was_attributed = _claim_apply(customer, claim, lookup, conflicts)
+            was_changed, was_attributed = _claim_apply(customer, claim, lookup, conflicts, misses)
             if was_changed:
                 changed[customer.pk] = customer
             if was_attributed:
@@ -333,6 +476,8 @@ def customers_resolve(*, claims: list[CustomerClaim]) -> list[Customer]:
         _customers_save(list(changed.values()))
         if conflicts:
             AttributionConflict.objects.bulk_create(list(conflicts.values()), ignore_conflicts=True)
+        if misses:  # only customers with a failed hint: nothing at all for those attributed at once
+            AttributionMiss.objects.bulk_create(list(misses.values()), ignore_conflicts=True)
         outbox_publish_many(  # one INSERT for the whole batch
             items=[
                 {
@@ -347,18 +492,23 @@ def customers_resolve(*, claims: list[CustomerClaim]) -> list[Customer]:
     return [customers[key] for key in keys]
 
 
-def _claim_apply(customer: Customer, claim: CustomerClaim, lookup: _HintLookup, conflicts: dict) -> tuple[bool, bool]:
+def _claim_apply(
+    customer: Customer, claim: CustomerClaim, lookup: _HintLookup, conflicts: dict, misses: dict
+) -> tuple[bool, bool]:
     """Apply one claim to the (locked) customer in memory: (whether a field changed, whether it attributed)."""
     hints = claim.hints if isinstance(claim.hints, dict) else {}
     brand, occurred_at = claim.brand, claim.occurred_at
     changed = attributed = False
     if customer.affiliate_id is None:
-        for method in HINT_ORDER:
-            resolution = lookup.resolve(brand, method, _hint(hints, method.value), occurred_at)
-            if resolution is not None:
-                _apply(customer, resolution, hints, occurred_at)
-                changed = attributed = True
-                break
+        resolution, failed = hints_evaluate(lookup, brand, hints, occurred_at) if hints else (None, [])
+        for miss in failed:
+            key = (customer.pk, miss.hint, miss.value)
+            if key not in misses:
+                miss.customer, miss.source_id, miss.inbound_id = customer, claim.source_id, claim.inbound_id
+                misses[key] = miss
+        if resolution is not None:
+            _apply(customer, resolution, hints, occurred_at)
+            changed = attributed = True
     else:
         for method in HINT_ORDER:
             value = _hint(hints, method.value)

@@ -1,5 +1,6 @@
 import django_filters
 
+from .choices import MISS_REASON_CHOICES, HintReason
 from .models import Click, Customer, TrackingLink
 
 
@@ -15,6 +16,14 @@ class CustomerFilter(django_filters.FilterSet):
     brand = django_filters.CharFilter(field_name="brand__slug")
     click_id = django_filters.CharFilter(field_name="click__click_id")
     has_conflicts = django_filters.BooleanFilter(method="filter_conflicts", label="Has attribution conflicts")
+    unattributed_with_hints = django_filters.BooleanFilter(
+        method="filter_unattributed_with_hints", label="Credited to nobody although it carried attribution hints"
+    )
+    miss_reason = django_filters.ChoiceFilter(
+        choices=MISS_REASON_CHOICES,
+        method="filter_miss_reason",
+        label="Unattributed, with a hint that failed for this reason",
+    )
 
     class Meta:
         model = Customer
@@ -26,6 +35,17 @@ class CustomerFilter(django_filters.FilterSet):
 
     def filter_conflicts(self, queryset, name, value):
         return queryset.filter(attribution_conflicts__isnull=not value).distinct()
+
+    def filter_unattributed_with_hints(self, queryset, name, value):
+        from .selectors import customers_unattributed_with_hints
+
+        matching = customers_unattributed_with_hints(Customer.objects.all()).values("pk")
+        return queryset.filter(pk__in=matching) if value else queryset.exclude(pk__in=matching)
+
+    def filter_miss_reason(self, queryset, name, value):
+        from .selectors import customers_unattributed_with_hints
+
+        return customers_unattributed_with_hints(queryset, reason=HintReason(value))
 
 
 class ClickFilter(django_filters.FilterSet):

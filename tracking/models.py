@@ -10,7 +10,7 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
 from core.currencies import CURRENCY_CHOICES
 
-from .choices import AttributionMethod, ClickFlag, EventStatus, EventType
+from .choices import AttributionMethod, ClickFlag, EventStatus, EventType, HintKind, HintReason
 
 SUB_ID_LENGTH = 255
 
@@ -157,6 +157,57 @@ class AttributionConflict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.method}={self.value}"
+
+
+class AttributionMiss(models.Model):
+    """An attribution hint that did not attribute its customer, and why: a stable reason code and a sentence.
+
+    Written while the customer is unattributed, in one bulk INSERT per processing chunk and only for hints that
+    fail (a customer attributed at once costs nothing here); once per (customer, hint, value), like conflicts.
+    `affiliate` is whom the hint pointed at (the click's, link's or promo code's owner), when it names anyone:
+    that partner sees the miss in the partner API.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="attribution_misses")
+    hint = models.CharField(max_length=20, choices=HintKind.choices)
+    value = models.CharField(max_length=255)
+    reason = models.CharField(max_length=30, choices=HintReason.choices)
+    message = models.CharField(max_length=500)
+    affiliate = models.ForeignKey(
+        "affiliates.Affiliate", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    click = models.ForeignKey(Click, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    delta_seconds = models.BigIntegerField(
+        null=True, blank=True, help_text="By how long the click missed (after the event, or beyond the window)."
+    )
+    occurred_at = models.DateTimeField(help_text="When the event that carried the hint happened.")
+    source = models.ForeignKey(
+        "integrations.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
+    inbound = models.ForeignKey(
+        "integrations.InboundEvent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        help_text="The inbound event that carried the hint (its canonical event shares it).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["customer", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "hint", "value"], name="attributionmiss_once"),
+        ]
+        indexes = [
+            models.Index(fields=["affiliate", "created_at"], name="attributionmiss_partner_idx"),
+            models.Index(fields=["source", "created_at"], name="attributionmiss_source_idx"),
+            models.Index(fields=["inbound"], name="attributionmiss_inbound_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.hint}={self.value} ({self.reason})"
 
 
 class CustomerReassignment(models.Model):

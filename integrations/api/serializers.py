@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from affiliates.models import Brand
 from core.serializers import StrictModelSerializer, StrictSerializer
+from tracking.api.serializers import EventAttributionField
 from tracking.models import ConversionEvent
 
 from ..mapping import HINT_FIELDS
@@ -159,6 +160,9 @@ class ConversionEventSerializer(serializers.ModelSerializer):
     sub3 = HintField("sub3")
     sub4 = HintField("sub4")
     sub5 = HintField("sub5")
+    attribution_misses = EventAttributionField(
+        help_text="Each hint of this event that did not attribute its customer, with the reason code and why."
+    )
 
     class Meta:
         model = ConversionEvent
@@ -166,6 +170,7 @@ class ConversionEventSerializer(serializers.ModelSerializer):
             "id", "event_id", "type", "status", "source", "brand", "customer", "customer_id", "affiliate",
             *HINT_FIELDS, "amount", "currency", "amount_base", "base_currency", "fx_rate", "fx_date", "occurred_at",
             "received_at", "ref_event_id", "ref_event", "applied_at", "country", "data", "is_test", "inbound",
+            "attribution_misses",
         ]  # fmt: skip
 
     def get_customer_id(self, obj) -> str | None:

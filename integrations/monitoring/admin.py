@@ -87,6 +87,7 @@ class AlertRuleAdmin(ModelAdmin):
             },
         ),
         ("Lag", {"fields": ["processing_lag_seconds", "delivery_latency_seconds"]}),
+        ("Attribution", {"fields": ["unattributed_rise_points", "unattributed_min_customers"]}),
         ("Go-live", {"fields": ["expected_peak_per_hour"]}),
     ]
 

@@ -209,7 +209,48 @@ def check_lag(source: Source, rule: AlertRule, now: dt.datetime) -> list[Conditi
     return out
 
 
-CHECKS = (check_silence, check_volume, check_rejected, check_unknown_types, check_schema, check_lag)
+UNATTRIBUTED_WINDOW = dt.timedelta(hours=24)
+UNATTRIBUTED_BASELINE = dt.timedelta(days=7)
+
+
+def check_unattributed(source: Source, rule: AlertRule, now: dt.datetime) -> list[Condition]:
+    """The share of customers with hints credited to nobody over the last 24 hours, against the same share
+    over the 7 days before (a source with no such history is judged against 0%)."""
+    if not rule.unattributed_rise_points:
+        return []
+    window_start = now - UNATTRIBUTED_WINDOW
+    current = metrics.unattributed_share(source=source, since=window_start, until=now)
+    if current["customers"] < rule.unattributed_min_customers:
+        return []
+    baseline = metrics.unattributed_share(source=source, since=window_start - UNATTRIBUTED_BASELINE, until=window_start)
+    rise = current["share"] - baseline["share"]
+    if rise <= rule.unattributed_rise_points:
+        return []
+    top = sorted(current["reasons"].items(), key=lambda item: (-item[1], item[0]))
+    why = f" (mostly {top[0][0]})" if top else ""
+    return [
+        Condition(
+            AlertKind.UNATTRIBUTED_SHARE,
+            "",
+            Severity.CRITICAL if current["share"] >= 50 else Severity.WARNING,
+            f"{source.name}: {current['share']}% of {current['customers']} customers with hints credited to nobody "
+            f"in 24 hours, against {baseline['share']}% before{why}",
+            {
+                "customers": current["customers"],
+                "unattributed": current["unattributed"],
+                "share": str(current["share"]),
+                "baseline_share": str(baseline["share"]),
+                "baseline_customers": baseline["customers"],
+                "threshold_points": str(rule.unattributed_rise_points),
+                "reasons": current["reasons"],
+            },
+        )
+    ]
+
+
+CHECKS = (
+    check_silence, check_volume, check_rejected, check_unknown_types, check_schema, check_lag, check_unattributed,
+)  # fmt: skip
 
 
 def source_conditions(source: Source, now: dt.datetime) -> list[Condition]:

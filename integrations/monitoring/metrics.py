@@ -6,12 +6,12 @@ import difflib
 import json
 from decimal import Decimal
 
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import TruncHour
 
 from integrations.models import InboundEvent, InboundStatus, MappingVersion, Source
 from tracking.choices import EventType
-from tracking.models import ConversionEvent
+from tracking.models import AttributionMiss, ConversionEvent
 
 UTC = dt.UTC
 UNKNOWN_TYPE_REASON = "unknown_event_type"
@@ -350,3 +350,30 @@ def mapping_history(*, source: Source, limit: int = 20) -> list[dict]:
 
 def expected_type_choices() -> list[str]:
     return list(EventType.values)
+
+
+# --- attribution --------------------------------------------------------------------------------------
+
+
+def unattributed_share(*, source: Source, since: dt.datetime, until: dt.datetime) -> dict:
+    """Customers whose events from this source (received in [since, until)) carried attribution hints, how many
+    of them those events left credited to nobody, the share (%), and the reasons of the hints that failed.
+
+    Judged as the events were recorded (each event keeps the affiliate its customer had then), so a later fix
+    or re-run does not rewrite what monitoring saw at the time, except for the events the re-run attributed."""
+    hinted = ConversionEvent.objects.filter(
+        source=source, received_at__gte=since, received_at__lt=until, customer__isnull=False
+    ).exclude(hints={})
+    counts = hinted.aggregate(
+        customers=Count("customer_id", distinct=True),
+        unattributed=Count("customer_id", distinct=True, filter=Q(affiliate__isnull=True)),
+    )
+    total, unattributed = counts["customers"] or 0, counts["unattributed"] or 0
+    reasons = dict(
+        AttributionMiss.objects.filter(source=source, created_at__gte=since, created_at__lt=until)
+        .values_list("reason")
+        .annotate(n=Count("pk"))
+        .order_by("reason")
+    )
+    share = (Decimal(unattributed) * 100 / total).quantize(Decimal("0.01")) if total else Decimal("0.00")
+    return {"customers": total, "unattributed": unattributed, "share": share, "reasons": reasons}

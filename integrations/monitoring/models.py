@@ -14,6 +14,7 @@ class AlertKind(models.TextChoices):
     PROCESSING_LAG = "processing_lag", "Processing lag"
     DELIVERY_LATENCY = "delivery_latency", "Delivery latency"
     WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled"
+    UNATTRIBUTED_SHARE = "unattributed_share", "Unattributed customers with hints above baseline"
 
 
 class Severity(models.TextChoices):
@@ -64,6 +65,16 @@ class AlertRule(models.Model):
     delivery_latency_seconds = models.PositiveIntegerField(
         default=0,
         help_text="Alert when events arrive later than this after they happened (0: off; batch feeds need hours).",
+    )
+    unattributed_rise_points = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=10,
+        help_text="Alert when the share of customers with hints credited to nobody (last 24 h) exceeds its "
+        "baseline (the 7 days before) by more than this many percentage points (0: off).",
+    )
+    unattributed_min_customers = models.PositiveIntegerField(
+        default=20, help_text="The unattributed share is judged only over at least this many customers with hints."
     )
     expected_peak_per_hour = models.PositiveIntegerField(
         null=True,

@@ -170,6 +170,7 @@ def source_health(*, source: Source, now: dt.datetime) -> dict:
         "volume": volume,
         "rejected_24h": metrics.rejected_stats(source=source, since=day_ago, until=now),
         "rejected_window": metrics.rejected_stats(source=source, since=now - window, until=now),
+        "unattributed_24h": metrics.unattributed_share(source=source, since=day_ago, until=now),
         "unknown_types": metrics.unknown_event_types(source=source, since=day_ago),
         "unknown_fields": metrics.unknown_fields(source=source, since=day_ago, until=now),
         "drift": metrics.schema_drift(source=source, now=now, window=window),

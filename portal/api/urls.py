@@ -4,6 +4,7 @@ from django.urls import re_path
 
 from core.routers import OptionalSlashRouter
 
+from .unattributed import PartnerUnattributedViewSet
 from .views import (
     PartnerCommissionViewSet,
     PartnerDealViewSet,
@@ -16,6 +17,7 @@ router = OptionalSlashRouter()
 router.register("deals", PartnerDealViewSet, basename="partner-deal")
 router.register("commissions", PartnerCommissionViewSet, basename="partner-commission")
 router.register("tracking-links", PartnerTrackingLinkViewSet, basename="partner-tracking-link")
+router.register("unattributed", PartnerUnattributedViewSet, basename="partner-unattributed")
 # The webhooks app's partner postback routes (integrations/webhooks/api/partner_urls.py), registered with a
 # subclass of its viewset that only adds the schema-generation guard its get_queryset lacks.
 router.register("postbacks", PartnerPostbackViewSet, basename="partner-postback")

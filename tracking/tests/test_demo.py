@@ -3,7 +3,7 @@ import pytest
 from affiliates.choices import AffiliateStatus
 from affiliates.tests.factories import AffiliateFactory, BrandFactory
 from tracking import demo
-from tracking.models import AttributionConflict, Click, Customer, CustomerReassignment, TrackingLink
+from tracking.models import AttributionConflict, AttributionMiss, Click, Customer, CustomerReassignment, TrackingLink
 
 pytestmark = pytest.mark.django_db
 
@@ -38,4 +38,6 @@ def test_demo_seeds_links_clicks_customers_and_is_repeatable(ctx):
     assert Customer.objects.filter(attribution_method="click_id").exists()
     assert Customer.objects.filter(attribution_method="promo_code").exists()
     assert AttributionConflict.objects.count() == 1
+    reasons = dict(AttributionMiss.objects.values_list("customer__external_id", "reason"))
+    assert reasons == {"UNTAGGED-1": "click_after_event", "UNTAGGED-2": "other_brand", "UNTAGGED-3": "promo_unknown"}
     assert CustomerReassignment.objects.count() == 1
