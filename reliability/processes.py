@@ -6,6 +6,7 @@ them, started the way an operator starts them (README "Production"). Everything 
 context managers or `stop()`, by process id and process group, never by name.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -207,6 +208,12 @@ class Service:
 
     def stop(self) -> None:
         _stop_group(self.process, signal.SIGTERM)
+
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM to its process group) without waiting; `stop()` then waits."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

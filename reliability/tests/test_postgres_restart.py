@@ -16,9 +16,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.broker, pytest.mark.faults]
 
 
 @pytest.fixture
-def private_postgres():
+def private_postgres(deployment):
     with PostgresServer() as server:
         yield server
+        deployment.stop()  # the platform stops while its database still answers, not after it is gone
 
 
 def _manage(env: dict, *args: str) -> str:
