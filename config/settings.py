@@ -153,6 +153,12 @@ WEBHOOKS_SECRET_GRACE_HOURS = env.float("WEBHOOKS_SECRET_GRACE_HOURS", default=2
 WEBHOOKS_ALERT_EMAILS = env.list("WEBHOOKS_ALERT_EMAILS", default=[])
 POSTBACKS_DISABLE_AFTER_FAILURES = env.int("POSTBACKS_DISABLE_AFTER_FAILURES", default=10)
 WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=90)
+# Seconds between delivery attempts (empty: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); retries due within
+# WEBHOOKS_RETRY_COUNTDOWN_SECONDS are enqueued with a countdown, later ones are sent by beat's sweep, which
+# runs every WEBHOOKS_SWEEP_INTERVAL_SECONDS.
+WEBHOOKS_RETRY_SCHEDULE = env.list("WEBHOOKS_RETRY_SCHEDULE", cast=float, default=[])
+WEBHOOKS_RETRY_COUNTDOWN_SECONDS = env.float("WEBHOOKS_RETRY_COUNTDOWN_SECONDS", default=60.0)
+WEBHOOKS_SWEEP_INTERVAL_SECONDS = env.float("WEBHOOKS_SWEEP_INTERVAL_SECONDS", default=30.0)
 # Mounts /bench/ceiling (bench/views.py), the benchmark harness's baseline view. Never in production.
 BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 
@@ -167,6 +173,12 @@ TRUSTED_PROXY = env.int("TRUSTED_PROXY", default=0)
 # Events per second this deployment sustains (measure with bench/); the go-live checklist compares a
 # source's expected peak (five times its daily peak) against it.
 SUSTAINED_EVENTS_PER_SECOND = env.int("SUSTAINED_EVENTS_PER_SECOND", default=200)
+
+# --- Ingestion -------------------------------------------------------------------------------------
+# Beat's ingestion sweep runs every INGEST_SWEEP_INTERVAL_SECONDS and processes events stored at least
+# INGEST_SWEEP_GRACE_SECONDS ago and still waiting (a task lost with the broker, a worker killed mid-batch).
+INGEST_SWEEP_INTERVAL_SECONDS = env.float("INGEST_SWEEP_INTERVAL_SECONDS", default=60.0)
+INGEST_SWEEP_GRACE_SECONDS = env.float("INGEST_SWEEP_GRACE_SECONDS", default=60.0)
 
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -200,8 +212,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {
         "task": "integrations.webhooks.tasks.webhooks_sweep",
-        "schedule": timedelta(seconds=30),
-        "options": {"expires": 25, "queue": "delivery"},
+        "schedule": timedelta(seconds=WEBHOOKS_SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": WEBHOOKS_SWEEP_INTERVAL_SECONDS * 5 / 6, "queue": "delivery"},
     },
     "webhooks-purge": {
         "task": "integrations.webhooks.tasks.webhooks_purge",
@@ -225,8 +237,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "ingest-sweep": {
         "task": "integrations.tasks.ingest_sweep",
-        "schedule": timedelta(minutes=1),
-        "options": {"expires": 50},
+        "schedule": timedelta(seconds=INGEST_SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": INGEST_SWEEP_INTERVAL_SECONDS * 5 / 6},
     },
     "commissions-release-holds": {
         "task": "commissions.tasks.release_holds",

@@ -250,13 +250,29 @@ def rate_limit_retry_after(*, runtime: SourceRuntime, count: int = 1) -> int:
         if allotment.tokens < count and allotment.seen < limit:
             block = min(RATE_BLOCK_MAX, (limit - allotment.seen) // RATE_BLOCK_SHARE)
             wanted = max(count - allotment.tokens, block)
-            total = _rate_reserve(f"ingest-rate:{runtime.id}:{window}", wanted)
+            try:
+                total = _rate_reserve(f"ingest-rate:{runtime.id}:{window}", wanted)
+            except Exception:
+                # The shared counter (the cache) is unreachable: the event is stored all the same, and this
+                # process counts the minute on its own, as if it were the only one.
+                _rate_counter_down(runtime.id)
+                total = allotment.seen + wanted
             allotment.tokens += max(0, min(wanted, limit - (total - wanted)))
             allotment.seen = total
         if allotment.tokens >= count:
             allotment.tokens -= count
             return 0
     return max(1, int(RATE_WINDOW_SECONDS - (now % RATE_WINDOW_SECONDS)) + 1)
+
+
+_counter_down_logged: dict[int, float] = {}
+
+
+def _rate_counter_down(source_id: int) -> None:
+    now = time.monotonic()
+    if now - _counter_down_logged.get(source_id, -60.0) >= 60.0:  # once a minute per source, not per request
+        _counter_down_logged[source_id] = now
+        logger.warning("rate-limit counter unreachable; source %s is limited per process", source_id, exc_info=True)
 
 
 def rate_limit_forget() -> None:
@@ -956,10 +972,14 @@ def _process_isolating_failures(ids: list[int], *, remap: bool, timing: Timing) 
         return {ids[0]: InboundStatus.REJECTED} if changed else {}
 
 
-def inbound_sweep(*, grace: timedelta = SWEEP_GRACE, limit: int = SWEEP_LIMIT) -> int:
+def inbound_sweep(*, grace: timedelta | None = None, limit: int = SWEEP_LIMIT) -> int:
     """Process what was stored but never processed (a lost task, a broker outage). Returns the count."""
+    from django.conf import settings
+
     from .selectors import inbound_unprocessed_ids
 
+    if grace is None:
+        grace = timedelta(seconds=getattr(settings, "INGEST_SWEEP_GRACE_SECONDS", SWEEP_GRACE.total_seconds()))
     ids = inbound_unprocessed_ids(received_before=timezone.now() - grace, limit=limit)
     if ids:
         inbound_process(inbound_ids=ids)

@@ -160,3 +160,15 @@ def test_postbacks_past_the_limit_answer_429_and_are_stored_rejected(make_source
     stored = InboundEvent.objects.filter(source=source)
     assert stored.filter(status=InboundStatus.REJECTED, reason_code="rate_limited").count() == 45 - accepted
     assert stored.exclude(status=InboundStatus.REJECTED).count() == accepted
+
+
+def test_with_the_shared_counter_unreachable_a_process_still_admits_up_to_the_limit_on_its_own(make_source, caplog):
+    # Given a source allowed 100 events a minute, and the cache holding the shared counter down
+    _source, _key, runtime = runtime_of(make_source, 100)
+    with mock.patch.object(ingestion, "_rate_reserve", side_effect=ConnectionError("Connection refused")):
+        # When the process takes 150 events
+        waits = [rate_limit_retry_after(runtime=runtime) for _ in range(150)]
+    # Then it admits the limit, counted by itself, refuses the rest until the next minute, and logs the outage
+    assert waits.count(0) == 100
+    assert set(waits[100:]) == {56}
+    assert "rate-limit counter unreachable" in caplog.text

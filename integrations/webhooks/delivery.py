@@ -26,7 +26,7 @@ from .transport import HttpResult, http_send
 
 log = logging.getLogger(__name__)
 
-# Delay before attempt n+1 after attempt n failed: 8 attempts over about 28 hours.
+# Delay before attempt n+1 after attempt n failed: 8 attempts over about 28 hours (settings.WEBHOOKS_RETRY_SCHEDULE).
 RETRY_SCHEDULE = (
     timedelta(seconds=5),
     timedelta(minutes=5),
@@ -36,20 +36,36 @@ RETRY_SCHEDULE = (
     timedelta(hours=10),
     timedelta(hours=10),
 )
-MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
-# Retries this close are enqueued with a countdown; later ones wait for the sweep.
+# Retries this close are enqueued with a countdown; later ones wait for the sweep
+# (settings.WEBHOOKS_RETRY_COUNTDOWN_SECONDS).
 COUNTDOWN_LIMIT = timedelta(minutes=1)
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 BODY_EXCERPT = 2000
 REQUEST_EXCERPT = 4000
 POSTBACK_RETRY_STATUSES = frozenset({408, 429})
 
 
+def retry_schedule() -> tuple[timedelta, ...]:
+    """The delays between attempts: the setting's seconds where it names them, else RETRY_SCHEDULE."""
+    seconds = getattr(settings, "WEBHOOKS_RETRY_SCHEDULE", None)
+    return tuple(timedelta(seconds=float(s)) for s in seconds) if seconds else RETRY_SCHEDULE
+
+
+def max_attempts() -> int:
+    return len(retry_schedule()) + 1
+
+
+def countdown_limit() -> timedelta:
+    seconds = getattr(settings, "WEBHOOKS_RETRY_COUNTDOWN_SECONDS", None)
+    return COUNTDOWN_LIMIT if seconds is None else timedelta(seconds=float(seconds))
+
+
 def retry_delay(attempts: int) -> timedelta | None:
     """The wait after `attempts` failed attempts, with ±10 % jitter; None when there are no retries left."""
-    if attempts >= MAX_ATTEMPTS:
+    schedule = retry_schedule()
+    if attempts > len(schedule):
         return None
-    base = RETRY_SCHEDULE[attempts - 1]
-    return base * random.uniform(0.9, 1.1)
+    return schedule[attempts - 1] * random.uniform(0.9, 1.1)
 
 
 def countdown_for(delay: timedelta) -> int:
@@ -177,7 +193,7 @@ def _requeue_early(delivery_ids: set[int], now) -> None:
 
     early = Delivery.objects.filter(
         pk__in=delivery_ids, status=DeliveryStatus.PENDING, claim=None,
-        next_attempt_at__gt=now, next_attempt_at__lte=now + COUNTDOWN_LIMIT,
+        next_attempt_at__gt=now, next_attempt_at__lte=now + countdown_limit(),
     ).values_list("pk", "next_attempt_at")  # fmt: skip
     by_wait: dict[int, list[int]] = {}
     for pk, due in early:
@@ -195,6 +211,7 @@ def _excerpt(data: bytes | None, limit: int) -> str:
 def _record(sent: list[_Prepared]) -> dict[int, list[int]]:
     """Write attempts and outcomes; returns the deliveries to retry soon, by countdown in seconds."""
     now = timezone.now()
+    limit = countdown_limit()
     attempts, soon = [], {}
     succeeded: dict[int, list[int]] = {}
     endpoint_results: dict[int, list[tuple[Delivery, HttpResult]]] = {}
@@ -230,7 +247,7 @@ def _record(sent: list[_Prepared]) -> dict[int, list[int]]:
                     update |= {"status": DeliveryStatus.FAILED, "finished_at": now, "next_attempt_at": None}
                 else:
                     update["next_attempt_at"] = now + delay
-                    if delay <= COUNTDOWN_LIMIT:
+                    if delay <= limit:
                         # Rounded up: a task that arrives before next_attempt_at finds nothing due to claim.
                         soon.setdefault(countdown_for(delay), []).append(delivery.pk)
                 Delivery.objects.filter(pk=delivery.pk, claim=delivery.claim).update(claim=None, **update)

@@ -312,3 +312,38 @@ def test_retry_task_that_runs_early_hands_the_delivery_back_for_the_time_left(re
 
     assert len(receiver.requests) == 1
     enqueue.assert_called_once_with([delivery.pk], countdown=3)
+
+
+def test_a_schedule_from_the_settings_sets_the_waits_and_the_number_of_attempts(receiver, run_on_commit, settings):
+    # Given an operator's shorter schedule: three retries, after 5 s, 2 min and 10 min
+    settings.WEBHOOKS_RETRY_SCHEDULE = [5.0, 120.0, 600.0]
+    receiver.script = [503]
+    WebhookEndpointFactory(url=receiver.url())
+    publish(run_on_commit)
+    delivery = Delivery.objects.get()
+    waits = []
+    for _ in range(3):
+        previous = delivery.attempt_log.last().at
+        sweep_at(run_on_commit, delivery.next_attempt_at + timedelta(seconds=30))
+        delivery.refresh_from_db()
+        waits.append((delivery.attempt_log.last().at - previous).total_seconds())
+    # Then the delivery gave up after four attempts, each retry after its wait (±10 %, plus the sweep's lag)
+    assert (delivery.status, delivery.attempts, len(receiver.requests)) == (DeliveryStatus.FAILED, 4, 4)
+    for wait, base in zip(waits, [5, 120, 600], strict=True):
+        assert base * 0.9 <= wait <= base * 1.1 + 50
+
+
+def test_retries_past_the_countdown_limit_wait_for_the_sweep(receiver, run_on_commit, settings):
+    from unittest import mock
+
+    from integrations.webhooks import tasks
+
+    settings.WEBHOOKS_RETRY_SCHEDULE = [30.0]
+    settings.WEBHOOKS_RETRY_COUNTDOWN_SECONDS = 10.0
+    receiver.script = [500]
+    WebhookEndpointFactory(url=receiver.url())
+    with mock.patch.object(tasks, "enqueue_deliveries", wraps=tasks.enqueue_deliveries) as enqueue:
+        publish(run_on_commit)
+    # the retry is due in about 30 s, past the 10 s limit: no countdown task, the sweep will send it
+    assert not [c for c in enqueue.call_args_list if c.kwargs.get("countdown")]
+    assert Delivery.objects.get().next_attempt_at > timezone.now() + timedelta(seconds=20)
