@@ -1,8 +1,8 @@
 """Reports: daily and cohort rollups of the raw tables, kept current by the pipeline.
 
 Reports never read the raw tables for whole days once rollups cover them (`RollupState.covered_from`):
-they read `DailyRollup` (one row per UTC day and full grain) and `CohortRollup` (one row per
-registration month). The rows are derived data: `reports.upkeep` deletes and rebuilds them per
+they read `DailyRollup` (per UTC day, brand, affiliate and value of one dimension) and `CohortRollup`
+(per registration month). The rows are derived data: `reports.upkeep` deletes and rebuilds them per
 (affiliate, day) from the raw rows, so a rebuild of any period gives exactly what the raw rows say.
 """
 
@@ -14,56 +14,24 @@ ZERO = Decimal(0)
 
 
 class DailyRollup(models.Model):
-    """One UTC day of one affiliate's activity at one grain: brand, tracking link, country, sub1…sub5.
+    """One UTC day of activity at one brand, per affiliate (`affiliate_id` 0: every affiliate together),
+    for one value of one dimension: `dimension` "" is the whole (value ""), else "country", "link" (the
+    link's id; "0" no link) or "sub1"…"sub5" with that value.
 
-    A row with `currency` "" carries the activity (billable clicks, registrations, FTDs, deposits and
-    their base-currency amount, revenue); a row with a currency carries the counted commission booked
-    in it. Events, entries and registrations take the link, country and sub ids of their customer,
-    clicks their own; `link_id` 0 means no link.
+    Dimensions are rolled up one at a time, not crossed: an affiliate's day has as many rows as its
+    distinct countries, links and sub ids added up, not multiplied, so the table stays a small fraction
+    of the raw rows. A row with `currency` "" carries the activity (billable clicks, registrations,
+    FTDs, deposits and their base-currency amount, revenue); a row with a currency the counted
+    commission booked in it. Events, entries and registrations take the link, country and sub ids of
+    their customer, clicks their own.
     """
 
     day = models.DateField()
     brand_id = models.BigIntegerField()
-    affiliate_id = models.BigIntegerField()
-    link_id = models.BigIntegerField(default=0)
-    country = models.CharField(max_length=2, blank=True)
-    sub1 = models.CharField(max_length=255, blank=True)
-    sub2 = models.CharField(max_length=255, blank=True)
-    sub3 = models.CharField(max_length=255, blank=True)
-    sub4 = models.CharField(max_length=255, blank=True)
-    sub5 = models.CharField(max_length=255, blank=True)
+    affiliate_id = models.BigIntegerField(help_text="0: the sum over every affiliate.")
+    dimension = models.CharField(max_length=8, blank=True)
+    value = models.CharField(max_length=255, blank=True)
     currency = models.CharField(max_length=3, blank=True, help_text="'' for activity, else the commission's.")
-    clicks = models.BigIntegerField(default=0)
-    registrations = models.BigIntegerField(default=0)
-    ftds = models.BigIntegerField(default=0)
-    deposits = models.BigIntegerField(default=0)
-    deposit_amount = models.DecimalField(max_digits=28, decimal_places=8, default=ZERO)
-    revenue = models.DecimalField(max_digits=28, decimal_places=8, default=ZERO)
-    commission = models.DecimalField(max_digits=24, decimal_places=3, default=ZERO)
-
-    class Meta:
-        # The grain is not a unique index (five sub ids of up to 255 characters exceed what a B-tree entry
-        # may hold): rows are only ever written by the upkeep, which replaces an (affiliate, day) at once
-        # under one lock (reports.upkeep).
-        indexes = [
-            models.Index(fields=["affiliate_id", "day"], name="rollup_affiliate_day"),
-            models.Index(fields=["day", "brand_id"], name="rollup_day_brand"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.day} affiliate {self.affiliate_id}"
-
-
-class DailyTotal(models.Model):
-    """A coarser copy of DailyRollup: one UTC day of one affiliate at one brand and country (no link, no
-    sub ids). Reports over every affiliate grouped by day, brand, affiliate or country read it: it has
-    a fraction of the rows. Derived from DailyRollup by the same upkeep."""
-
-    day = models.DateField()
-    brand_id = models.BigIntegerField()
-    affiliate_id = models.BigIntegerField()
-    country = models.CharField(max_length=2, blank=True)
-    currency = models.CharField(max_length=3, blank=True)
     clicks = models.BigIntegerField(default=0)
     registrations = models.BigIntegerField(default=0)
     ftds = models.BigIntegerField(default=0)
@@ -75,13 +43,12 @@ class DailyTotal(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "affiliate_id", "brand_id", "country", "currency"], name="dailytotal_grain"
+                fields=["affiliate_id", "dimension", "day", "brand_id", "value", "currency"], name="rollup_grain"
             )
         ]
-        indexes = [models.Index(fields=["affiliate_id", "day"], name="dailytotal_affiliate_day")]
 
     def __str__(self) -> str:
-        return f"{self.day} affiliate {self.affiliate_id}"
+        return f"{self.day} affiliate {self.affiliate_id} {self.dimension}={self.value}"
 
 
 class CohortRollup(models.Model):

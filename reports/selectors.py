@@ -1,7 +1,7 @@
 """Reads of reports: activity per day, brand, affiliate, country, link or sub id, and registration cohorts.
 
-Whole UTC days from `RollupState.covered_from` on are read from the rollups (DailyTotal when the grouping
-and filters need no link or sub id, else DailyRollup); the parts of a range that are not whole days, and
+Whole UTC days from `RollupState.covered_from` on are read from DailyRollup (the affiliate's rows, or the
+every-affiliate rows, of the dimension grouped by); the parts of a range that are not whole days, and
 days before the coverage, are aggregated from the raw rows by the same statement that builds the rollups,
 so both give the same figures.
 """
@@ -21,14 +21,24 @@ from core.money import quantize
 from tracking.models import TrackingLink
 
 from . import upkeep
-from .models import CohortRollup, DailyRollup, DailyTotal, RollupState
+from .models import CohortRollup, DailyRollup, RollupState
 from .routers import REPLICA
 
 UTC = dt.UTC
 SUB_FIELDS = upkeep.SUB_FIELDS
 GROUP_BY = ("day", "brand", "affiliate", "country", "link", *SUB_FIELDS)
-TOTAL_GROUPS = {"day": "day", "brand": "brand_id", "affiliate": "affiliate_id", "country": "country"}
-COLUMN = {**TOTAL_GROUPS, "link": "link_id", **{name: name for name in SUB_FIELDS}}
+COLUMN = {"day": "day", "brand": "brand_id", "affiliate": "affiliate_id", "country": "country", "link": "link_id",
+          **{name: name for name in SUB_FIELDS}}  # fmt: skip
+# The rollup dimension each grouping reads ("": the whole), and the rollup column its groups are in.
+DIMENSION = {
+    "day": "",
+    "brand": "",
+    "affiliate": "",
+    "country": "country",
+    "link": "link",
+    **{n: n for n in SUB_FIELDS},
+}
+ROLLUP_COLUMN = {"day": "day", "brand": "brand_id", "affiliate": "affiliate_id"}
 COUNTS = ("clicks", "registrations", "ftds", "deposits")
 
 
@@ -55,20 +65,9 @@ class ReportRow:
 class ReportFilter:
     affiliate_id: int | None = None
     brand_id: int | None = None
-    country: str | None = None
-    link_id: int | None = None
-
-    @property
-    def needs_grain(self) -> bool:
-        return self.link_id is not None
 
     def where(self) -> dict:
-        out = {}
-        for name in ("affiliate_id", "brand_id", "country", "link_id"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        return out
+        return {name: getattr(self, name) for name in ("affiliate_id", "brand_id") if getattr(self, name) is not None}
 
 
 def covered_from(using: str | None = None) -> dt.date | None:
@@ -115,9 +114,17 @@ def _raw_rows(windows: list[upkeep.Window], column: str, flt: ReportFilter, usin
         return cursor.fetchall()
 
 
-def _rollup_rows(days: tuple[dt.date, dt.date], column: str, flt: ReportFilter, using: str):
-    model = DailyRollup if (column not in TOTAL_GROUPS.values() or flt.needs_grain) else DailyTotal
-    rows = model.objects.using(using).filter(day__gte=days[0], day__lt=days[1], **flt.where())
+def _rollup_rows(days: tuple[dt.date, dt.date], group_by: str, flt: ReportFilter, using: str):
+    rows = DailyRollup.objects.using(using).filter(day__gte=days[0], day__lt=days[1], dimension=DIMENSION[group_by])
+    if flt.affiliate_id is not None:
+        rows = rows.filter(affiliate_id=flt.affiliate_id)
+    elif group_by == "affiliate":
+        rows = rows.exclude(affiliate_id=0)
+    else:
+        rows = rows.filter(affiliate_id=0)
+    if flt.brand_id is not None:
+        rows = rows.filter(brand_id=flt.brand_id)
+    column = ROLLUP_COLUMN.get(group_by, "value")
     grouped = rows.values_list(column, "currency").order_by().annotate(*(Sum(m) for m in upkeep.MEASURES))
     return list(grouped)
 
@@ -126,7 +133,7 @@ def _value(column: str, value):
     if column == "day":
         return upkeep._as_date(value)
     if column in ("brand_id", "affiliate_id", "link_id"):
-        return int(value)
+        return int(value or 0)
     return value if value is not None else ""
 
 
@@ -149,7 +156,7 @@ def report(*, start: dt.datetime, end: dt.datetime, group_by: str, flt: ReportFi
     days, raw = split_range(start, end, covered_from(using))
     found: list[tuple] = []
     if days is not None:
-        found.extend(_rollup_rows(days, column, flt, using))
+        found.extend(_rollup_rows(days, group_by, flt, using))
     if raw:
         found.extend(_raw_rows(raw, column, flt, using))
 

@@ -6,7 +6,7 @@
 - Clicks are never marked by the redirect (its one write stays one write): the upkeep reads the click
   log by id from a watermark and marks the pairs of the new clicks itself.
 - `rollups_refresh` (a beat task every minute) takes the marked pairs and rewrites their DailyRollup
-  rows, the DailyTotal rows derived from them, and the CohortRollup rows of the registration months the
+  rows and the CohortRollup rows of the registration months the
   days can touch (a day is within 90 days of at most four months' registrations), all from the raw rows
   with INSERT … SELECT, in one transaction per batch.
 - `rollups_rebuild` rewrites any period the same way; `rollups_build` builds everything from the first
@@ -51,7 +51,7 @@ from commissions.models import CommissionEntry
 from tracking.choices import EventStatus, EventType
 from tracking.models import Click, ConversionEvent, Customer
 
-from .models import CohortRollup, DailyRollup, DailyTotal, RollupDirty, RollupState
+from .models import CohortRollup, DailyRollup, RollupDirty, RollupState
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ UTC = dt.UTC
 ONE_DAY = dt.timedelta(days=1)
 SUB_FIELDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 DAILY_KEYS = ("day", "brand_id", "affiliate_id", "link_id", "country", *SUB_FIELDS, "currency")
-TOTAL_KEYS = ("day", "brand_id", "affiliate_id", "country", "currency")
+DIMENSIONS = {"": None, "country": "country", "link": "link_id", **{name: name for name in SUB_FIELDS}}
+ROLLUP_COLUMNS = ("day", "brand_id", "affiliate_id", "dimension", "value", "currency")
 MEASURES = ("clicks", "registrations", "ftds", "deposits", "deposit_amount", "revenue", "commission")
 COHORT_AGES = (7, 30, 90)
 COHORT_KEYS = ("month", "brand_id", "affiliate_id", "currency")
@@ -71,7 +72,7 @@ COHORT_MEASURES = (
 )
 MONEY_TYPES = (EventType.FTD, EventType.DEPOSIT)
 LOCK_KEY = 0x5245504F  # "REPO": the one advisory lock of rollup writers
-BUILD_CHUNK_DAYS = 7
+BUILD_CHUNK_DAYS = 31
 
 
 def _int(value: int = 0) -> Value:
@@ -355,21 +356,54 @@ def _month_q(windows: list[Window]) -> Q:
     return q
 
 
+def _dimension_insert_sql(select_sql: str) -> str:
+    """INSERT the rollup rows of every dimension from the full-grain rows of `select_sql` (one CTE read once)."""
+    quote = connection.ops.quote_name
+    sums = ", ".join(f"SUM(m_{m})" for m in MEASURES)
+    parts = []
+    for dimension, key in DIMENSIONS.items():
+        value = "''" if key is None else f"CAST(k_{key} AS {'TEXT' if connection.vendor == 'sqlite' else 'text'})"
+        group = ["k_day", "k_brand_id", "k_affiliate_id", *([f"k_{key}"] if key else []), "k_currency"]
+        parts.append(
+            f"SELECT k_day, k_brand_id, k_affiliate_id, '{dimension}', {value}, k_currency, {sums} "  # noqa: S608
+            f"FROM g GROUP BY {', '.join(group)}"
+        )
+    columns = ", ".join(quote(c) for c in ROLLUP_COLUMNS + MEASURES)
+    return (
+        f"WITH g AS ({select_sql}) INSERT INTO {quote(DailyRollup._meta.db_table)} ({columns}) "
+        + " UNION ALL ".join(parts)
+    )
+
+
 def _rewrite_daily(windows: list[Window]) -> int:
-    """Replace the DailyRollup and DailyTotal rows of `windows` (day-aligned) by what the raw rows say."""
+    """Replace the DailyRollup rows of `windows` (day-aligned), and the every-affiliate rows of their days,
+    by what the raw rows say."""
     if not windows:
         return 0
-    DailyRollup.objects.filter(_day_q(windows))._raw_delete(connection.alias)
-    DailyTotal.objects.filter(_day_q(windows))._raw_delete(connection.alias)
-    written = _insert_select(DailyRollup, DAILY_KEYS + MEASURES, *daily_select(windows))
-    totals = (
-        DailyRollup.objects.filter(_day_q(windows))
-        .values(*TOTAL_KEYS)
-        .order_by()
-        .annotate(**{f"s_{m}": Sum(m) for m in MEASURES})
-    )
-    sql, params = totals.query.get_compiler(connection=connection).as_sql()
-    _insert_select(DailyTotal, TOTAL_KEYS + MEASURES, sql, list(params))
+    DailyRollup.objects.filter(_day_q(windows)).exclude(affiliate_id=0)._raw_delete(connection.alias)
+    select_sql, params = daily_select(windows)
+    with connection.cursor() as cursor:
+        cursor.execute(_dimension_insert_sql(select_sql), params)
+        written = cursor.rowcount
+    days = Q(pk__in=[])
+    for window in windows:
+        days |= Q(day__gte=window.start.date(), day__lt=window.end.date())
+    DailyRollup.objects.filter(days, affiliate_id=0)._raw_delete(connection.alias)
+    quote = connection.ops.quote_name
+    table = quote(DailyRollup._meta.db_table)
+    ranges, params = [], []
+    for window in windows:
+        ranges.append("(day >= %s AND day < %s)")
+        params += [connection.ops.adapt_datefield_value(d) for d in (window.start.date(), window.end.date())]
+    sums = ", ".join(f"SUM({quote(m)})" for m in MEASURES)
+    columns = ", ".join(quote(c) for c in ROLLUP_COLUMNS + MEASURES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT day, brand_id, 0, dimension, value, currency, {sums} "  # noqa: S608
+            f"FROM {table} WHERE affiliate_id <> 0 AND ({' OR '.join(ranges)}) "
+            "GROUP BY day, brand_id, dimension, value, currency",
+            params,
+        )
     return written
 
 

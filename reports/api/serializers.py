@@ -9,7 +9,6 @@ from rest_framework import serializers
 from affiliates.models import Affiliate, Brand
 from core.serializers import StrictSerializer
 from portal.api.serializers import MoneySerializer, StatsQuerySerializer
-from tracking.models import TrackingLink
 
 from ..selectors import GROUP_BY, ReportFilter
 
@@ -27,17 +26,12 @@ class FilterFieldsMixin(serializers.Serializer):
 
 class ReportQuerySerializer(FilterFieldsMixin, StatsQuerySerializer):
     group_by = serializers.ChoiceField(choices=[(g, g) for g in GROUP_BY], required=False, default="day")
-    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, help_text="Only this country (ISO alpha-2).")
-    link = serializers.SlugRelatedField(slug_field="token", queryset=TrackingLink.objects.all(), required=False,
-                                        help_text="Only this tracking link (token).")  # fmt: skip
 
     def filter(self) -> ReportFilter:
         q = self.validated_data
         return ReportFilter(
             affiliate_id=q["affiliate"].pk if q.get("affiliate") else None,
             brand_id=q["brand"].pk if q.get("brand") else None,
-            country=q["country"].upper() if q.get("country") else None,
-            link_id=q["link"].pk if q.get("link") else None,
         )
 
 
