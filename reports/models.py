@@ -107,3 +107,13 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"rollups from {self.covered_from}"
+
+
+class Report(DailyRollup):
+    """The admin's report pages (no table of its own): activity by day, brand, affiliate, country, link or
+    sub id, and registration cohorts, read from the rollups."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "report"
+        verbose_name_plural = "reports"

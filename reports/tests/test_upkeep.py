@@ -126,3 +126,22 @@ def test_the_first_refresh_builds_everything_and_starts_the_coverage(db):
 def test_rebuild_refuses_a_period_that_ends_before_it_starts(db):
     with pytest.raises(ValueError):
         upkeep.rollups_rebuild(start=dt.date(2026, 11, 2), end=dt.date(2026, 11, 1))
+
+
+def test_the_rebuild_command_builds_once_then_rewrites_periods(db):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    CommissionEntryFactory(occurred_at=dt.datetime(2026, 10, 1, 9, tzinfo=UTC))
+    out = StringIO()
+    call_command("rollups_rebuild", stdout=out)
+    assert "Built the rollups" in out.getvalue()
+    with pytest.raises(CommandError, match="built already"):
+        call_command("rollups_rebuild")
+    with pytest.raises(CommandError, match="before"):
+        call_command("rollups_rebuild", "--from", "2026-10-02", "--to", "2026-10-01")
+    with pytest.raises(CommandError, match="not a day"):
+        call_command("rollups_rebuild", "--from", "yesterday", "--to", "2026-10-01")
+    call_command("rollups_rebuild", "--from", "2026-10-01", "--to", "2026-10-01", stdout=out)
+    assert "Rewrote 2026-10-01" in out.getvalue()
