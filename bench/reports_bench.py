@@ -60,7 +60,8 @@ def reports(repeat: int, seed: int) -> list[tuple[str, float, float, int]]:
 
     def partner(affiliate_id: int) -> Client:
         if affiliate_id not in partners:
-            _, raw = api_key_create(name=f"bench {affiliate_id}", scope="partner", affiliate_id=affiliate_id)
+            affiliate = Affiliate.objects.get(pk=affiliate_id)
+            _, raw = api_key_create(name=f"bench {affiliate_id}", scope="partner", affiliate=affiliate)
             partners[affiliate_id] = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
         return partners[affiliate_id]
 

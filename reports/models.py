@@ -46,6 +46,8 @@ class DailyRollup(models.Model):
                 fields=["affiliate_id", "dimension", "day", "brand_id", "value", "currency"], name="rollup_grain"
             )
         ]
+        # Reports by affiliate over the whole programme read every affiliate's whole-day rows of a range.
+        indexes = [models.Index(fields=["dimension", "day"], name="rollup_dimension_day")]
 
     def __str__(self) -> str:
         return f"{self.day} affiliate {self.affiliate_id} {self.dimension}={self.value}"

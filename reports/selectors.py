@@ -98,19 +98,13 @@ def split_range(
 
 
 def _raw_rows(windows: list[upkeep.Window], column: str, flt: ReportFilter, using: str):
-    """(group value, currency, measures…) aggregated from the raw rows of `windows`."""
+    """(group value, currency, measures…) aggregated from the raw rows of `windows`, grouped by `column`
+    alone (the raw rows are read once per table, never at the full grain)."""
     if flt.affiliate_id is not None:
         windows = [upkeep.Window(w.start, w.end, (flt.affiliate_id,)) for w in windows]
-    sql, params = upkeep.daily_select(windows, using)
-    where = flt.where()
-    conditions = " AND ".join(f"k_{name} = %s" for name in where) or "1 = 1"
-    sums = ", ".join(f"SUM(m_{m})" for m in upkeep.MEASURES)
-    outer = (
-        f"SELECT k_{column}, k_currency, {sums} FROM ({sql}) r "  # noqa: S608 (names are constants)
-        f"WHERE {conditions} GROUP BY k_{column}, k_currency"
-    )
+    sql, params = upkeep.daily_select(windows, using, keys=(column, "currency"), brand_id=flt.brand_id)
     with connections[using].cursor() as cursor:
-        cursor.execute(outer, [*params, *where.values()])
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 

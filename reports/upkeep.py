@@ -135,14 +135,18 @@ def windows_for_pairs(pairs: Iterable[tuple[int, dt.date]]) -> list[Window]:
 # --- The daily grain from the raw rows --------------------------------------------------------------
 
 
-def _daily_parts(windows: list[Window]) -> list[QuerySet]:
+def _daily_parts(
+    windows: list[Window], keys: tuple[str, ...] = DAILY_KEYS, brand_id: int | None = None
+) -> list[QuerySet]:
     """Four grouped queries (clicks, registrations, events, commission) with the same columns: the keys
-    k_<key> and the measures m_<measure>."""
+    k_<key> (all of DAILY_KEYS, or some of them) and the measures m_<measure>; of one brand, or all."""
     zeros = {f"m_{m}": _dec() if m in ("deposit_amount", "revenue", "commission") else _int() for m in MEASURES}
 
-    def grouped(queryset, keys: dict, measures: dict) -> QuerySet:
-        keyed = queryset.annotate(**{f"k_{name}": expr for name, expr in keys.items()})
-        values = keyed.values(*(f"k_{name}" for name in DAILY_KEYS)).order_by()
+    def grouped(queryset, dims: dict, measures: dict) -> QuerySet:
+        if brand_id is not None:
+            queryset = queryset.filter(brand_id=brand_id)
+        keyed = queryset.annotate(**{f"k_{name}": expr for name, expr in dims.items() if name in keys})
+        values = keyed.values(*(f"k_{name}" for name in keys)).order_by()
         return values.annotate(**{**zeros, **measures})
 
     def own(time_field: str) -> dict:
@@ -210,9 +214,11 @@ def _union_sql(
     return f"SELECT {key_list}, {sums} FROM ({' UNION ALL '.join(selects)}) u GROUP BY {key_list}", params  # noqa: S608
 
 
-def daily_select(windows: list[Window], using: str = "default") -> tuple[str, list]:
-    """The DailyRollup rows the raw rows in `windows` make (columns: DAILY_KEYS then MEASURES)."""
-    return _union_sql(_daily_parts(windows), DAILY_KEYS, MEASURES, using)
+def daily_select(
+    windows: list[Window], using: str = "default", keys: tuple[str, ...] = DAILY_KEYS, brand_id: int | None = None
+) -> tuple[str, list]:
+    """The full-grain rows the raw rows in `windows` make (columns: `keys` then MEASURES)."""
+    return _union_sql(_daily_parts(windows, keys, brand_id), keys, MEASURES, using)
 
 
 def _insert_select(model, columns: tuple[str, ...], select_sql: str, params: list) -> int:
