@@ -163,8 +163,8 @@ def upkeep_cost() -> None:
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(f"events processed with marks: {events:,}; markers: {markers:,} for {pairs:,} (affiliate, day) pairs")
     print(f"refresh: {result.pairs:,} pairs, {result.cohorts:,} cohort months, {result.rows:,} rollup rows")
-    print(f"  {wall:.2f} s wall ({cpu:.2f} s in this process, the rest in PostgreSQL)")
-    print(f"  {wall / max(1, events) * 1e6:.1f} µs of wall time per event")
+    print(f"refresh took {wall:.2f} s wall ({cpu:.2f} s in this process, the rest in PostgreSQL)")
+    print(f"per event processed: {wall / max(1, events) * 1e6:.1f} µs of wall time")
 
 
 def main() -> int:

@@ -15,7 +15,8 @@
 Every rollup write holds one transaction-level advisory lock on PostgreSQL, so two upkeep runs never
 rewrite the same rows at once (SQLite serialises writers anyway). A marker is deleted in the same
 transaction that rewrites its rollup, before the raw rows are read: a change committed after that read
-has its own marker, still there for the next run.
+has its own marker, still there for the next run (markers are plain inserts, so a change never waits
+for the upkeep, and the upkeep takes each marked pair once however many markers it has).
 """
 
 from __future__ import annotations
@@ -566,11 +567,20 @@ def rollups_refresh(*, now: dt.datetime | None = None, batch: int | None = None,
     for _ in range(max_batches):
         with transaction.atomic():
             _lock()
-            markers = list(RollupDirty.objects.order_by("pk").values_list("pk", "affiliate_id", "day")[:batch])
-            if not markers:
+            markers = RollupDirty.objects.order_by("pk").values_list("affiliate_id", "day")[: batch * 20]
+            pairs: set[tuple[int, dt.date]] = set()
+            for pair in markers:
+                pairs.add(pair)
+                if len(pairs) >= batch:
+                    break
+            if not pairs:
                 break
-            RollupDirty.objects.filter(pk__in=[m[0] for m in markers])._raw_delete(connection.alias)
-            pairs = {(affiliate_id, day) for _, affiliate_id, day in markers}
+            # Every marker of these pairs goes, also one committed since the read above: its change is
+            # committed too, so the raw rows read below (after this DELETE) include it.
+            for window in windows_for_pairs(pairs):
+                RollupDirty.objects.filter(day=window.start.date(), affiliate_id__in=window.affiliate_ids)._raw_delete(
+                    connection.alias
+                )
             months = {(a, m) for a, day in pairs for m in cohort_months_touched(day)}
             result.rows += _rewrite_daily(windows_for_pairs(pairs))
             _rewrite_cohorts(windows_for_months(months))
