@@ -120,7 +120,6 @@ def reports(repeat: int, seed: int) -> list[tuple[str, float, float, int]]:
         ("admin report page, 30 days by day", lambda: (admin, f"/admin/reports/report/?group_by=day&{days_back(30)}")),
         ("admin cohort page", lambda: (admin, "/admin/reports/report/cohorts/")),
         ("admin changelist: clicks", lambda: (admin, "/admin/tracking/click/")),
-        ("admin changelist: conversion events", lambda: (admin, "/admin/tracking/conversionevent/")),
         ("admin changelist: inbound events", lambda: (admin, "/admin/integrations/inboundevent/")),
         ("admin changelist: commission entries", lambda: (admin, "/admin/commissions/commissionentry/")),
     ]

@@ -184,3 +184,17 @@ def test_cohort_csv_and_bad_months(mgmt, db):
             bad = mgmt.get(f"/api/v1/reports/cohorts?{query}")
             assert bad.status_code == 400, query
             assert [e["field"] for e in bad.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize("group_by", ["day", "brand", "country", "sub1", "sub2"])
+def test_partner_stats_answer_the_same_from_raw_rows_and_from_rollups(api, db, group_by):
+    casino, sports = BrandFactory(slug="casino"), BrandFactory(slug="sports")
+    mine = AffiliateFactory()
+    traffic(mine, casino, sports)
+    traffic(AffiliateFactory(), casino, sports)
+    partner = api("partner", affiliate=mine)
+    url = f"/api/partner/v1/stats?from=2026-11-01&to=2026-11-12&group_by={group_by}"
+    from_raw = partner.get(url).json()
+    with time_machine.travel(at("2026-11-20"), tick=False):
+        upkeep.rollups_build()
+    assert partner.get(url).json() == from_raw
