@@ -541,7 +541,10 @@ def _mark_new_clicks(now: dt.datetime) -> int:
 
 
 def _as_date(value) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    """A day as the database gave it: a date, a datetime (PostgreSQL's date_trunc) or ISO text (SQLite)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 @dataclass
