@@ -3,11 +3,18 @@
 REPLICA = "reports"
 
 
+READ_FROM_REPLICA = {"dailyrollup", "cohortrollup", "report"}
+
+
 class ReportsReplicaRouter:
-    """Report rollups are read from the replica; every write, and every other read, uses the primary."""
+    """Report rollups are read from the replica; every write, and every other read (the upkeep's marks and
+    state among them), uses the primary. The report selectors also name the replica for the raw rows they
+    read (`reports.selectors.read_alias`)."""
 
     def db_for_read(self, model, **hints):
-        return REPLICA if model._meta.app_label == "reports" else None
+        if model._meta.app_label == "reports" and model._meta.model_name in READ_FROM_REPLICA:
+            return REPLICA
+        return None
 
     def db_for_write(self, model, **hints):
         return "default"
