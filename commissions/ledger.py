@@ -18,6 +18,7 @@ from django.utils import timezone
 from affiliates.choices import AffiliateStatus
 from core.money import quantize
 from integrations.webhooks.outbox import outbox_collect, outbox_publish
+from reports.upkeep import rollups_mark
 
 from .choices import COUNTED_STATUSES, OPEN_STATUSES, EntryKind, EntryStatus
 from .engine import ZERO, Deals, Intended, money
@@ -130,6 +131,7 @@ class Booker:
             return
         queued, self._queued = self._queued, []
         CommissionEntry.objects.bulk_create(queued, batch_size=5000)
+        rollups_mark(pairs=[(entry.affiliate_id, entry.occurred_at) for entry in queued])
         self.created.extend(queued)
         with outbox_collect():  # one INSERT for the batch's announcements
             for entry in queued:
@@ -155,6 +157,7 @@ class Booker:
                 entry.save(force_insert=True)
         except IntegrityError:
             return None  # another worker booked this (slot, seq) first: the work is done
+        rollups_mark(pairs=[(entry.affiliate_id, entry.occurred_at)])
         self.created.append(entry)
         self._announce_new(entry)
         return entry

@@ -12,6 +12,7 @@ from django.utils import timezone
 from affiliates.choices import AffiliateStatus
 from affiliates.models import Affiliate, Brand
 from core.problems import Problem
+from reports.upkeep import rollups_mark
 from tracking.choices import EventType
 from tracking.models import ConversionEvent, Customer
 
@@ -318,6 +319,8 @@ def _decide(entries, *, to: str, reason: str, by) -> list[CommissionEntry]:
             if not changed:
                 raise Problem(status_code=409, code="entry_changed", title="The entry changed meanwhile; retry.")
             entry.refresh_from_db()
+            if to == EntryStatus.REJECTED:
+                rollups_mark(pairs=[(entry.affiliate_id, entry.occurred_at)])
             if to == EntryStatus.APPROVED:
                 ledger.announce(entry, "commission.approved")
             done.append(entry)

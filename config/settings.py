@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "integrations.monitoring",
     "commissions",
     "portal",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +102,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Reports may read from a streaming replica (reports/routers.py): their rollups and raw edges go there,
+# every write stays on the primary.
+if env.str("REPORTS_DATABASE_URL", default=""):
+    DATABASES["reports"] = env.db("REPORTS_DATABASE_URL")
+    DATABASES["reports"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+    DATABASES["reports"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["reports.routers.ReportsReplicaRouter"]
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if env.str("CACHE_URL", default=""):
@@ -180,6 +188,12 @@ SUSTAINED_EVENTS_PER_SECOND = env.int("SUSTAINED_EVENTS_PER_SECOND", default=200
 INGEST_SWEEP_INTERVAL_SECONDS = env.float("INGEST_SWEEP_INTERVAL_SECONDS", default=60.0)
 INGEST_SWEEP_GRACE_SECONDS = env.float("INGEST_SWEEP_GRACE_SECONDS", default=60.0)
 
+# --- Reports (see reports/upkeep.py) -------------------------------------------------------------
+# A click is rolled up once it is this old (a click written earlier may commit after a later id).
+REPORTS_CLICK_SETTLE_SECONDS = env.int("REPORTS_CLICK_SETTLE_SECONDS", default=60)
+# (affiliate, day) pairs rewritten per upkeep transaction.
+REPORTS_REFRESH_BATCH = env.int("REPORTS_REFRESH_BATCH", default=500)
+
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -244,6 +258,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "commissions.tasks.release_holds",
         "schedule": timedelta(hours=1),
         "options": {"expires": 50 * 60},
+    },
+    "reports-refresh": {
+        "task": "reports.tasks.rollups_refresh",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 50},
+    },
+    "reports-rebuild-recent": {
+        "task": "reports.tasks.rollups_rebuild_recent",
+        "schedule": timedelta(hours=24),
+        "options": {"expires": 23 * 60 * 60},
     },
     "commissions-close-periods": {
         "task": "commissions.tasks.close_periods",

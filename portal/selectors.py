@@ -11,17 +11,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from affiliates.models import DealAssignment, DealVersion
-from commissions.choices import COUNTED_STATUSES, EntryStatus
+from commissions.choices import EntryStatus
 from commissions.models import CommissionEntry
 from commissions.selectors import affiliate_balance, commission_entries
 from core.money import quantize
-from tracking.choices import EventStatus, EventType
-from tracking.models import Click, ConversionEvent, Customer, TrackingLink
+from reports.selectors import ReportFilter, report
+from tracking.models import TrackingLink
 from tracking.selectors import tracking_link_list
 
 UTC = dt.UTC
@@ -157,26 +155,9 @@ class StatsRow:
     commission: dict[str, Decimal] = field(default_factory=dict)
 
 
-def _grouped(queryset: QuerySet, group_by: str, *, time_field: str, via_customer: bool, also: tuple = ()):
-    """`queryset.values(g=<group>, *also)`: day is the UTC day of `time_field`; country and sub ids are the
-    row's own (clicks, customers) or its customer's (events, entries)."""
-    if group_by == "day":
-        return queryset.annotate(g=TruncDate(time_field, tzinfo=UTC)).values("g", *also).order_by()
-    path = "brand__slug" if group_by == "brand" else f"customer__{group_by}" if via_customer else group_by
-    return queryset.values(*also, g=F(path)).order_by()
-
-
-def _label(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
 def partner_stats(*, affiliate_id: int, start: dt.datetime, end: dt.datetime, group_by: str) -> list[StatsRow]:
-    """Activity of the affiliate in [start, end) grouped by `group_by` (day: the UTC day), one aggregate
-    query per table:
+    """Activity of the affiliate in [start, end) grouped by `group_by` (day: the UTC day), read through
+    reports.selectors.report (daily rollups for whole days, the raw rows for the rest of the range):
 
     - clicks: billable clicks on its links (Click.created_at);
     - registrations: its customers by registration time;
@@ -189,59 +170,17 @@ def partner_stats(*, affiliate_id: int, start: dt.datetime, end: dt.datetime, gr
     """
     if group_by not in GROUP_BY:
         raise ValueError(f"unknown group_by {group_by!r}")
-    base = settings.BASE_CURRENCY
-    rows: dict[str, StatsRow] = {}
-
-    def row(value) -> StatsRow:
-        label = _label(value)
-        if label not in rows:
-            zero = quantize(Decimal(0), base)
-            rows[label] = StatsRow(group=label, deposit_amount=zero, revenue=zero)
-        return rows[label]
-
-    clicks = Click.objects.filter(
-        affiliate_id=affiliate_id, created_at__gte=start, created_at__lt=end, is_billable=True
-    )
-    for item in _grouped(clicks, group_by, time_field="created_at", via_customer=False).annotate(n=Count("pk")):
-        row(item["g"]).clicks = item["n"]
-
-    customers = Customer.objects.filter(affiliate_id=affiliate_id, registered_at__gte=start, registered_at__lt=end)
-    for item in _grouped(customers, group_by, time_field="registered_at", via_customer=False).annotate(n=Count("pk")):
-        row(item["g"]).registrations = item["n"]
-
-    money_types = (EventType.FTD, EventType.DEPOSIT)
-    events = ConversionEvent.objects.filter(
-        affiliate_id=affiliate_id,
-        occurred_at__gte=start,
-        occurred_at__lt=end,
-        is_test=False,
-        type__in=(*money_types, EventType.REVENUE),
-    ).exclude(status=EventStatus.REJECTED)
-    grouped = _grouped(events, group_by, time_field="occurred_at", via_customer=True).annotate(
-        ftds=Count("pk", filter=Q(type=EventType.FTD)),
-        deposits=Count("pk", filter=Q(type__in=money_types)),
-        deposit_amount=Sum("amount_base", filter=Q(type__in=money_types)),
-        revenue=Sum("amount_base", filter=Q(type=EventType.REVENUE)),
-    )
-    for item in grouped:
-        target = row(item["g"])
-        target.ftds = item["ftds"]
-        target.deposits = item["deposits"]
-        target.deposit_amount = quantize(item["deposit_amount"] or Decimal(0), base)
-        target.revenue = quantize(item["revenue"] or Decimal(0), base)
-
-    entries = CommissionEntry.objects.filter(
-        affiliate_id=affiliate_id, occurred_at__gte=start, occurred_at__lt=end, status__in=COUNTED_STATUSES
-    )
-    grouped = _grouped(entries, group_by, time_field="occurred_at", via_customer=True, also=("currency",)).annotate(
-        total=Sum("amount")
-    )
-    for item in grouped:
-        row(item["g"]).commission[item["currency"]] = quantize(item["total"], item["currency"])
-
-    if group_by == "day":
-        day = start.astimezone(UTC).date()
-        while dt.datetime.combine(day, dt.time(), tzinfo=UTC) < end:
-            row(day)
-            day += dt.timedelta(days=1)
-    return [rows[label] for label in sorted(rows)]
+    rows = report(start=start, end=end, group_by=group_by, flt=ReportFilter(affiliate_id=affiliate_id))
+    return [
+        StatsRow(
+            group=row.group,
+            clicks=row.clicks,
+            registrations=row.registrations,
+            ftds=row.ftds,
+            deposits=row.deposits,
+            deposit_amount=row.deposit_amount,
+            revenue=row.revenue,
+            commission=row.commission,
+        )
+        for row in rows
+    ]

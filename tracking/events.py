@@ -277,9 +277,28 @@ def events_record(*, drafts: list[EventDraft]) -> list[Recorded]:
             ]
         )
         changed = _link_referring(new_events, derive)
+        _mark_rollups(new_events, changed)
         new_ids = [event_id for _, event_id in new_events]
         _enqueue_commissions(new_ids + sorted(changed - set(new_ids)))
     return outcomes
+
+
+def _mark_rollups(new_events: list[tuple[EventDraft, int]], changed: set[int]) -> None:
+    """Mark the report rollups of the new events, their customers' registrations and the events whose status
+    changed (one INSERT; the targets' days need one read, only when some changed)."""
+    from reports.upkeep import rollups_mark
+
+    pairs = []
+    for draft, _ in new_events:
+        customer = draft.customer
+        if customer is not None and customer.affiliate_id is not None:
+            pairs.append((customer.affiliate_id, draft.occurred_at))
+            pairs.append((customer.affiliate_id, customer.registered_at))
+    new_ids = {event_id for _, event_id in new_events}
+    targets = sorted(changed - new_ids)
+    if targets:
+        pairs.extend(ConversionEvent.objects.filter(pk__in=targets).values_list("affiliate_id", "occurred_at"))
+    rollups_mark(pairs=pairs)
 
 
 def _target_for(event: ConversionEvent) -> ConversionEvent | None:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from affiliates.models import Affiliate, Brand
 from integrations.webhooks.outbox import outbox_publish
+from reports.upkeep import rollups_mark_customer
 
 from .attribution import SUB_FIELDS, customer_attributed_payload
 from .choices import AttributionMethod, ClickFlag
@@ -247,6 +248,7 @@ def customer_reassign(*, customer: Customer, affiliate: Affiliate, reason: str, 
             "attributed_at": customer.attributed_at.isoformat() if customer.attributed_at else None,
             **{name: getattr(customer, name) for name in SUB_FIELDS},
         }
+        previous_affiliate = customer.affiliate_id
         CustomerReassignment.objects.create(
             customer=customer,
             from_affiliate_id=customer.affiliate_id,
@@ -265,6 +267,7 @@ def customer_reassign(*, customer: Customer, affiliate: Affiliate, reason: str, 
         customer.attributed_at = timezone.now()
         fields = ["affiliate", "attribution_method", "click", "link", "promo_code", "attributed_at", *SUB_FIELDS]
         customer.save(update_fields=fields)
+        rollups_mark_customer(customer=customer, affiliate_ids=[a for a in (previous_affiliate, affiliate.pk) if a])
         outbox_publish(
             type="customer.attributed",
             data=customer_attributed_payload(customer),
