@@ -25,6 +25,7 @@ from django.db.models import Count, Q
 
 from affiliates.models import Affiliate
 from integrations.webhooks.outbox import outbox_publish_many
+from reports.upkeep import rollups_mark_customer
 
 from .attribution import (
     CustomerClaim,
@@ -244,6 +245,7 @@ def customers_reattribute(*, customers, reason: str, by=None, actor: str = "") -
             ConversionEvent.objects.filter(customer_id=customer.pk, affiliate__isnull=True).update(
                 affiliate=plan.to_affiliate
             )
+            rollups_mark_customer(customer=customer, affiliate_ids=[plan.to_affiliate.pk])
             announcements.append(
                 {
                     "type": "customer.attributed",

@@ -323,3 +323,29 @@ def test_admin_lists_misses_across_customers_by_reason(admin_client, source):
     assert b"NOPE" in page.content and b"M-2" not in page.content
     miss = AttributionMiss.objects.get(reason="click_unknown")
     assert admin_client.get(f"/admin/tracking/attributionmiss/{miss.pk}/change/").status_code == 200
+
+
+def test_applied_rerun_moves_the_customer_in_the_reports_as_a_rebuild_would(
+    mgmt, untagged, partner, brand, django_capture_on_commit_callbacks
+):
+    from reports import upkeep
+    from reports.models import DailyRollup
+
+    def partner_rows():
+        fields = [*upkeep.ROLLUP_COLUMNS, *upkeep.MEASURES]
+        return sorted(
+            tuple(str(v) for v in r) for r in DailyRollup.objects.filter(affiliate_id=partner.pk).values_list(*fields)
+        )
+
+    upkeep.rollups_refresh(now=NOW + dt.timedelta(hours=2))
+    assert partner_rows() == []
+    PromoCodeFactory(brand=brand, affiliate=partner, code="WELCOME")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rerun(mgmt, customers=[untagged.pk], dry_run=False, reason="Promo code WELCOME was missing")
+    upkeep.rollups_refresh(now=NOW + dt.timedelta(hours=3))
+
+    refreshed = partner_rows()
+    assert refreshed, "the partner's day gets the registration and the FTD"
+    upkeep.rollups_rebuild(start=NOW.date() - dt.timedelta(days=1), end=NOW.date() + dt.timedelta(days=1))
+    assert partner_rows() == refreshed
