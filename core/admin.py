@@ -9,6 +9,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
+from . import audit_admin  # noqa: F401 (the audit log page)
 from .keys import api_key_create, api_key_revoke
 from .models import ApiKey, User
 
