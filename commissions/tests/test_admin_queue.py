@@ -134,8 +134,10 @@ def test_bulk_reject_needs_a_reason(finance, world):
 def test_clear_flag_with_a_note_refuses_unflagged_entries(finance, world):
     flagged = CommissionEntry.objects.get(affiliate=world.big.affiliate)
     plain = CommissionEntry.objects.filter(affiliate=world.affiliate).first()
-    done = finance.post(QUEUE, {"action": "clear_review_flag", ACTION_CHECKBOX_NAME: [flagged.pk, plain.pk],
-                                "apply": "yes", "reason": "Deposits confirmed by the operator."}, follow=True)  # fmt: skip
+    note = "Deposits confirmed by the operator."
+    picked = [flagged.pk, plain.pk]
+    done = finance.post(QUEUE, {"action": "clear_review_flag", ACTION_CHECKBOX_NAME: picked, "apply": "yes",
+                                "reason": note}, follow=True)  # fmt: skip
     said = messages_of(done)
     assert "Cleared the review flag of 1 entry." in said
     assert f"Refused 1 entry: #{plain.pk}: it is not flagged for review." in said
