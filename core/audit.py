@@ -17,12 +17,12 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 
 from auditlog.cid import get_cid
-from auditlog.context import auditlog_value
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, router
+from django.db.models.signals import pre_save
 from django.utils import timezone
 
 ACTIONS = {"create": LogEntry.Action.CREATE, "update": LogEntry.Action.UPDATE, "delete": LogEntry.Action.DELETE}
@@ -60,21 +60,10 @@ def _text(value) -> str:
     return "None" if value is None else str(value)
 
 
-def _context() -> dict:
-    try:
-        return auditlog_value.get()
-    except LookupError:
-        return {}
-
-
-def _actor(actor):
-    if actor is None:
-        actor = _context().get("actor")
-    if actor is not None and not isinstance(actor, get_user_model()):
-        return None
-    if actor is not None and not actor.is_authenticated:
-        return None
-    return actor
+def _person(actor):
+    if isinstance(actor, get_user_model()) and actor.is_authenticated:
+        return actor
+    return None
 
 
 def audit_record(
@@ -92,7 +81,8 @@ def audit_record(
     """Record a change that django-auditlog cannot see (a queryset update, a bulk insert).
 
     `obj`, or `model` and `pk`, names the object. `changes` maps a field to `(old, new)`. The actor is
-    `actor`, else the signed-in user of the current request, else none (a system change). `reason` is the
+    `actor`, else the signed-in user of the current request (or `set_actor()` block), else none (a system
+    change). `reason` is the
     why, kept in `additional_data["reason"]`. Inside `audit_collect()` the row is written when the block
     ends; otherwise at once.
     """
@@ -101,8 +91,7 @@ def audit_record(
     if model is None or pk is None:
         raise ValueError("audit_record needs obj, or model and pk.")
     action = ACTIONS[action] if isinstance(action, str) else action
-    who = _actor(actor)
-    context = _context()
+    who = _person(actor)
     extra = dict(data or {})
     if reason:
         extra["reason"] = reason[:2000]
@@ -114,13 +103,16 @@ def audit_record(
         action=action,
         changes={field: [_text(old), _text(new)] for field, (old, new) in changes.items()},
         actor=who,
-        actor_email=getattr(who, "email", None) or None,
-        remote_addr=context.get("remote_addr"),
-        remote_port=context.get("remote_port"),
         cid=get_cid(),
         timestamp=timezone.now(),
         additional_data=extra or None,
     )
+    # What django-auditlog does for its own rows: inside a request (AuditlogMiddleware) or set_actor(), its
+    # pre_save receiver fills in the signed-in user (unless an actor was given) and the remote address.
+    # bulk_create sends no signal, so it is sent here.
+    pre_save.send(sender=LogEntry, instance=entry, raw=False, using=router.db_for_write(LogEntry), update_fields=None)
+    if entry.actor is not None and not entry.actor_email:
+        entry.actor_email = getattr(entry.actor, "email", None) or None
     buffered = _buffer.get()
     if buffered is not None:
         buffered.append(entry)
