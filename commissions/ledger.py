@@ -138,6 +138,11 @@ class Booker:
         except KeyError:
             return self.now.astimezone(dt.UTC).date()
 
+    def prepare(self, items: list[Intended]) -> None:
+        """Before booking `items`: read what their review needs in one go."""
+        if items:
+            self.reviewer.prefetch({(item.affiliate_id, item.brand_id, item.currency) for item in items})
+
     def finish(self) -> None:
         """Add what this run booked one by one to the affiliates' day totals (one upsert)."""
         written, self._untallied = self._untallied, []
@@ -298,6 +303,7 @@ def sync(
     voided = voided or {}
     diffs: list[Diff] = []
     wanted = {item.slot: item for item in intended}
+    booker.prepare([item for slot, item in wanted.items() if slot not in existing or item.auto_adjust])
     for slot, item in wanted.items():
         entries = existing.get(slot, [])
         if not entries:

@@ -271,6 +271,9 @@ class _DryRun(ledger.Booker):
     def release(self, entries, item):
         return None
 
+    def prepare(self, items):
+        return None
+
 
 def commission_release_holds(*, now: dt.datetime | None = None, chunk: int = 500) -> int:
     """Approve entries whose hold has passed, whose events are qualified and whose affiliate is active.

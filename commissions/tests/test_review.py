@@ -182,3 +182,23 @@ def test_api_shows_the_flag_and_filters_flagged(mgmt, travel):
     assert [(r["review_flag"], r["review_reason"][:20]) for r in rows] == [(True, "Amount 200.00 EUR is")]
     others = mgmt.get("/api/v1/commissions?flagged=false").json()["results"]
     assert [(r["id"], r["review_flag"], r["review_reason"]) for r in others] == [(plain.pk, False, "")]
+
+
+def test_period_close_reads_every_affiliates_history_with_one_query():
+    from affiliates.tests.factories import AffiliateFactory
+
+    with time_machine.travel(at("2026-11-05"), tick=False):
+        world = World(CPA)
+        others = [AffiliateFactory(email=f"a{n}@example.com") for n in range(3)]
+        for affiliate in others:
+            world.assign(affiliate)
+        ReviewPolicyFactory(brand=world.brand, entry_rise_factor=Decimal("5"), min_history_entries=1)
+        for affiliate in [world.affiliate, *others]:
+            day_totals(affiliate, world.brand, last_day="2026-12-01", days=20, total="10.00")
+            world.event(world.customer(affiliate=affiliate), T.FTD, "50.00", on="2026-11-02", run=False)
+    with time_machine.travel(at("2026-12-02"), tick=False), CaptureQueriesContext(connection) as queries:
+        booked = services.commission_period_close(brand_id=world.brand.pk, period="2026-11")
+    assert len(booked) == 4 and all(e.review_flag for e in booked)  # 200.00 is 20x their 10.00 average
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sum("commissions_affiliatedaytotal" in s and s.lstrip().upper().startswith("SELECT") for s in sql) == 1
+    assert sum("commissions_affiliatedaytotal" in s and s.lstrip().upper().startswith("INSERT") for s in sql) == 1
