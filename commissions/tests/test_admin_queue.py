@@ -182,3 +182,12 @@ def test_read_only_user_sees_everything_and_changes_nothing(client, world):
     assert CommissionEntry.objects.count() == 4
     world.affiliate.refresh_from_db()
     assert world.affiliate.name != "Renamed"
+
+
+def test_affiliate_filter_searches_affiliates_by_name(finance, world):
+    world.big.affiliate.name = "Whale Traffic Ltd"
+    world.big.affiliate.save()
+    answer = finance.get("/admin/autocomplete/", {"app_label": "commissions", "model_name": "approvalqueueentry",
+                                                  "field_name": "affiliate", "term": "Whale"})  # fmt: skip
+    assert answer.status_code == 200
+    assert [r["id"] for r in answer.json()["results"]] == [str(world.big.affiliate.pk)]
