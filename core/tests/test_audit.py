@@ -204,3 +204,10 @@ def test_entry_creation_by_the_ledger_writes_no_audit_row(world):
     """The ledger row is its own creation record; the hot path stays one INSERT per entry."""
     assert history(world.entry) == []
     assert world.entry.created_at is not None and world.entry.explanation
+
+
+def test_closing_a_deal_is_logged_although_it_is_an_update(admin_user):
+    world = World(CPA)
+    affiliate_services.deal_set_active(deal=world.deal, active=False, by=admin_user)
+    (record,) = [e for e in history(world.deal) if e.action == LogEntry.Action.UPDATE]
+    assert record.changes["is_active"] == ["True", "False"] and record.actor == admin_user
