@@ -202,3 +202,22 @@ def test_period_close_reads_every_affiliates_history_with_one_query():
     sql = [q["sql"] for q in queries.captured_queries]
     assert sum("commissions_affiliatedaytotal" in s and s.lstrip().upper().startswith("SELECT") for s in sql) == 1
     assert sum("commissions_affiliatedaytotal" in s and s.lstrip().upper().startswith("INSERT") for s in sql) == 1
+
+
+def test_a_flagged_pending_entry_whose_events_qualify_waits_on_hold(travel):
+    from commissions.tasks import process_event
+    from core.audit import audit_history
+    from tracking.choices import EventStatus
+
+    world = World({**CPA, "hold_days": 0})
+    ReviewPolicyFactory(brand=world.brand, amount_over=Decimal("150.00"))
+    ftd = world.event(world.customer(), T.FTD, "50.00", on="2026-11-02", status=EventStatus.PENDING)
+    entry = CommissionEntry.objects.get(affiliate=world.affiliate)
+    assert (entry.status, entry.review_flag) == (EntryStatus.PENDING, True)
+    type(ftd).objects.filter(pk=ftd.pk).update(status=EventStatus.QUALIFIED)
+    process_event(ftd.pk)
+    entry.refresh_from_db()
+    assert entry.status == EntryStatus.ON_HOLD  # its hold is over, but a person has not looked at it yet
+    (record,) = audit_history(model=CommissionEntry, pks=[entry.pk])
+    assert record.changes == {"status": ["pending", "on_hold"]}
+    assert record.additional_data == {"reason": "Its events qualified. Flagged for review."}
