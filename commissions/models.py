@@ -60,9 +60,12 @@ class CommissionEntry(models.Model):
         help_text="Waiting for a person: the hold release does not approve it until it is decided or cleared.",
     )
     review_reason = models.CharField(max_length=500, blank=True, help_text="Why the entry was flagged for review.")
+    # No index and no database constraint: adding either would scan the whole ledger under a lock at
+    # migrate time, for a column that is only ever read with its row (SET_NULL is applied by Django).
     review_cleared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False, db_constraint=False,
+    )  # fmt: skip
     review_cleared_at = models.DateTimeField(null=True, blank=True)
     review_note = models.CharField(max_length=500, blank=True, help_text="What the reviewer found.")
     created_at = models.DateTimeField(auto_now_add=True)
