@@ -281,15 +281,15 @@ class AffiliateAdmin(HttpsUrlMixin, ModelAdmin):
             return None
         return self._reason_page(request, status=status, affiliates=list(queryset), form=form, bulk=True)
 
-    @admin.action(description="Approve selected affiliates")
+    @admin.action(description="Approve selected affiliates", permissions=["change"])
     def approve_selected(self, request, queryset):
         self._set_status(request, queryset, AffiliateStatus.ACTIVE)
 
-    @admin.action(description="Suspend selected affiliates (with a reason)")
+    @admin.action(description="Suspend selected affiliates (with a reason)", permissions=["change"])
     def suspend_selected(self, request, queryset):
         return self._bulk_with_reason(request, queryset, AffiliateStatus.SUSPENDED)
 
-    @admin.action(description="Reject selected affiliates (with a reason)")
+    @admin.action(description="Reject selected affiliates (with a reason)", permissions=["change"])
     def reject_selected(self, request, queryset):
         return self._bulk_with_reason(request, queryset, AffiliateStatus.REJECTED)
 
@@ -387,13 +387,15 @@ class DealAdmin(ModelAdmin):
     inlines = [DealVersionInline]
     actions = ["open_selected", "close_selected"]
 
-    @admin.action(description="Open selected deals for new assignments")
+    @admin.action(description="Open selected deals for new assignments", permissions=["change"])
     def open_selected(self, request, queryset):
         for deal in queryset:
             services.deal_set_active(deal=deal, active=True, by=request.user)
         self.message_user(request, f"{queryset.count()} deal(s) open for new assignments.", level=messages.SUCCESS)
 
-    @admin.action(description="Close selected deals to new assignments (existing ones stay in force)")
+    @admin.action(
+        description="Close selected deals to new assignments (existing ones stay in force)", permissions=["change"]
+    )
     def close_selected(self, request, queryset):
         for deal in queryset:
             services.deal_set_active(deal=deal, active=False, by=request.user)

@@ -17,8 +17,9 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+
+from core import roles
 
 from . import services
 from .choices import AffiliateStatus, DealKind, LotRounding, PaymentMethod, RevenueBasis, TierApplication, Vertical
@@ -32,10 +33,10 @@ SECOND_VERSION_FROM = date(2025, 7, 1)
 ADMIN = {"username": "admin", "password": "admin", "email": "admin@example.com"}
 MANAGER = {"username": "manager", "password": "manager", "email": "mia.keller@example.com"}
 PARTNER = {"username": "partner", "password": "partner", "email": "partner@casinokings.example"}
+FINANCE = {"username": "finance", "password": "finance", "email": "finance@example.com"}
+READ_ONLY = {"username": "readonly", "password": "readonly", "email": "auditor@example.com"}
 PARTNER_AFFILIATE = "Casino Kings Media"  # the portal login above belongs to this affiliate
-MANAGER_GROUP = "Affiliate managers"
-# The account manager works with the programme and its data, not with users, groups or API keys.
-MANAGER_APPS = ("affiliates", "tracking", "integrations", "webhooks", "monitoring", "commissions", "portal")
+MANAGER_GROUP = roles.MANAGER_GROUP  # "Affiliate managers": the programme's apps, not users or keys
 
 BRANDS = [
     {
@@ -195,13 +196,14 @@ def _user(*, username: str, password: str, email: str, staff: bool, superuser: b
 def seed_users() -> dict:
     admin = _user(**ADMIN, staff=True, superuser=True)
     manager = _user(**MANAGER, staff=True, first_name="Mia", last_name="Keller")
-    group, _ = Group.objects.get_or_create(name=MANAGER_GROUP)
-    wanted = set(Permission.objects.filter(content_type__app_label__in=MANAGER_APPS).values_list("pk", flat=True))
-    if set(group.permissions.values_list("pk", flat=True)) != wanted:
-        group.permissions.set(wanted)
-    manager.groups.add(group)
+    groups = roles.roles_sync()  # the role groups and their permissions (core.roles)
+    manager.groups.add(groups[MANAGER_GROUP])
+    finance = _user(**FINANCE, staff=True, first_name="Finn", last_name="Larsen")
+    finance.groups.add(groups[roles.FINANCE_GROUP])
+    readonly = _user(**READ_ONLY, staff=True, first_name="Rita", last_name="Olsen")
+    readonly.groups.add(groups[roles.READ_ONLY_GROUP])
     partner = _user(**PARTNER, staff=False, first_name="Kai", last_name="Brandt")
-    return {"admin": admin, "manager": manager, "partner": partner}
+    return {"admin": admin, "manager": manager, "finance": finance, "readonly": readonly, "partner": partner}
 
 
 def seed_brands() -> dict[str, Brand]:

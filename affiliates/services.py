@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from core.audit import audit_record
 from integrations.webhooks.outbox import outbox_publish
 
 from .choices import ALLOWED_TRANSITIONS, AffiliateStatus
@@ -259,6 +260,7 @@ def deal_set_active(*, deal: Deal, active: bool, by=None) -> Deal:
         changed = Deal.objects.filter(pk=deal.pk, is_active=not active).update(is_active=active)
         deal.refresh_from_db()
         if changed:
+            audit_record(obj=deal, changes={"is_active": (not active, active)}, actor=by)  # an update() is not seen
             outbox_publish(
                 type="deal.changed",
                 data={"id": deal.pk, "brand": deal.brand.slug, "version": deal.current_version, "is_active": active},

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
+from auditlog.context import disable_auditlog
 from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
 from django.utils import timezone
 
 from affiliates.choices import AffiliateStatus
+from core.audit import audit_record
 from core.money import quantize
 from integrations.webhooks.outbox import outbox_collect, outbox_publish
 from reports.upkeep import rollups_mark
@@ -23,6 +25,7 @@ from reports.upkeep import rollups_mark
 from .choices import COUNTED_STATUSES, OPEN_STATUSES, EntryKind, EntryStatus
 from .engine import ZERO, Deals, Intended, money
 from .models import CommissionEntry
+from .review import Reviewer, flagged_status, tally
 
 AUTO = "auto"
 RECALC = "recalc"
@@ -125,13 +128,35 @@ class Booker:
         # concurrent run that booked the same (slot, seq) makes the whole batch fail, never double-book.
         self.bulk = bulk
         self._queued: list[CommissionEntry] = []
+        # Review flags are set on the rows before they are written; what was written feeds the day totals.
+        self.reviewer = Reviewer(day_of=self.day)
+        self._untallied: list[CommissionEntry] = []
+
+    def day(self, brand_id: int) -> dt.date:
+        """Today in the brand's time zone (the day an entry counts for in the review history)."""
+        try:
+            return self.deals.local(brand_id, self.now).date()
+        except KeyError:
+            return self.now.astimezone(dt.UTC).date()
+
+    def prepare(self, items: list[Intended]) -> None:
+        """Before booking `items`: read what their review needs in one go."""
+        if items:
+            self.reviewer.prefetch({(item.affiliate_id, item.brand_id, item.currency) for item in items})
+
+    def finish(self) -> None:
+        """Add what this run booked one by one to the affiliates' day totals (one upsert)."""
+        written, self._untallied = self._untallied, []
+        tally(written, day_of=self.day)
 
     def flush(self) -> None:
         if not self._queued:
             return
         queued, self._queued = self._queued, []
+        self.reviewer.evaluate(queued)
         CommissionEntry.objects.bulk_create(queued, batch_size=5000)
         rollups_mark(pairs=[(entry.affiliate_id, entry.occurred_at) for entry in queued])
+        tally(queued, day_of=self.day)
         self.created.extend(queued)
         with outbox_collect():  # one INSERT for the batch's announcements
             for entry in queued:
@@ -152,13 +177,17 @@ class Booker:
         if self.bulk:
             self._queued.append(entry)
             return entry
+        self.reviewer.evaluate([entry])
         try:
-            with transaction.atomic():
+            with transaction.atomic(), disable_auditlog():
+                # The row is its own creation record (created_at, batch, explanation): the audit log
+                # holds what changes afterwards, and the hot path stays one INSERT per entry.
                 entry.save(force_insert=True)
         except IntegrityError:
             return None  # another worker booked this (slot, seq) first: the work is done
         rollups_mark(pairs=[(entry.affiliate_id, entry.occurred_at)])
         self.created.append(entry)
+        self._untallied.append(entry)
         self._announce_new(entry)
         return entry
 
@@ -210,10 +239,10 @@ class Booker:
             if original.status not in COUNTED_STATUSES or original.amount == 0:
                 continue
             was_open = original.status in OPEN_STATUSES
-            if was_open:
-                CommissionEntry.objects.filter(pk=original.pk, status=original.status).update(
-                    status=EntryStatus.REVERSED, status_reason=reason[:500]
-                )
+            if was_open and CommissionEntry.objects.filter(pk=original.pk, status=original.status).update(
+                status=EntryStatus.REVERSED, status_reason=reason[:500]
+            ):
+                audit_record(obj=original, changes={"status": (original.status, EntryStatus.REVERSED)}, reason=reason)
             entry = CommissionEntry(
                 slot=original.slot, seq=seq, kind=EntryKind.REVERSAL,
                 status=EntryStatus.REVERSED if was_open else EntryStatus.APPROVED, affiliate_id=original.affiliate_id,
@@ -240,8 +269,14 @@ class Booker:
             entry = CommissionEntry.objects.get(pk=booked.pk)
             due = entry.hold_until is None or entry.hold_until <= self.now
             target = EntryStatus.APPROVED if due and self.active(entry.affiliate_id) else EntryStatus.ON_HOLD
+            if entry.review_flag:
+                target = flagged_status(target)
             if CommissionEntry.objects.filter(pk=entry.pk, status=EntryStatus.PENDING).update(status=target):
                 entry.status = target
+                audit_record(
+                    obj=entry, changes={"status": (EntryStatus.PENDING, target)},
+                    reason="Its events qualified." + (" Flagged for review." if entry.review_flag else ""),
+                )  # fmt: skip
                 if target == EntryStatus.APPROVED:
                     announce(entry, "commission.approved")
 
@@ -271,6 +306,7 @@ def sync(
     voided = voided or {}
     diffs: list[Diff] = []
     wanted = {item.slot: item for item in intended}
+    booker.prepare([item for slot, item in wanted.items() if slot not in existing or item.auto_adjust])
     for slot, item in wanted.items():
         entries = existing.get(slot, [])
         if not entries:
@@ -315,6 +351,7 @@ def sync(
             first = rows[0]
             diffs.append(Diff(slot, first.affiliate_id, first.kind, first.currency, booked, ZERO, ""))
             booker.book_correction(rows, diff=-booked, why=f"recalculation {booker.batch}")
+    booker.finish()
     return diffs
 
 

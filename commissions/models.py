@@ -55,11 +55,25 @@ class CommissionEntry(models.Model):
     batch = models.CharField(max_length=60, blank=True, help_text="Recalculation that booked this adjustment.")
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     decided_at = models.DateTimeField(null=True, blank=True)
+    review_flag = models.BooleanField(
+        default=False,
+        help_text="Waiting for a person: the hold release does not approve it until it is decided or cleared.",
+    )
+    review_reason = models.CharField(max_length=500, blank=True, help_text="Why the entry was flagged for review.")
+    # No index and no database constraint: adding either would scan the whole ledger under a lock at
+    # migrate time, for a column that is only ever read with its row (SET_NULL is applied by Django).
+    review_cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False, db_constraint=False,
+    )  # fmt: skip
+    review_cleared_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(max_length=500, blank=True, help_text="What the reviewer found.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name_plural = "commission entries"
+        permissions = [("decide_commissionentry", "Can approve or reject commission entries and clear review flags")]
         constraints = [
             models.UniqueConstraint(fields=["slot", "seq"], name="commission_once_per_slot_seq"),
             models.UniqueConstraint(fields=["reverses"], name="commission_reversed_once"),
@@ -74,6 +88,8 @@ class CommissionEntry(models.Model):
             models.Index(fields=["status", "hold_until"]),
             models.Index(fields=["customer"]),
             models.Index(fields=["affiliate", "brand", "period", "kind"]),
+            # The review queue and the hold release read the few flagged rows of a huge table.
+            models.Index(fields=["status"], condition=models.Q(review_flag=True), name="commission_flagged_idx"),
         ]
 
     def __str__(self) -> str:
@@ -105,3 +121,67 @@ class BrandRevenueRule(models.Model):
 
     def __str__(self) -> str:
         return f"Revenue rule of {self.brand_id}"
+
+
+class ApprovalQueueEntry(CommissionEntry):
+    """The approval queue: the pending and on-hold entries of the ledger, waiting for a decision."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "approval queue entry"
+        verbose_name_plural = "approval queue"
+
+
+class ReviewPolicy(models.Model):
+    """When a brand's new commission entries are flagged for a person to review before they are paid:
+    an amount over a threshold, or a sudden rise against the affiliate's own trailing history."""
+
+    brand = models.OneToOneField("affiliates.Brand", on_delete=models.CASCADE, related_name="review_policy")
+    enabled = models.BooleanField(default=True)
+    amount_over = models.DecimalField(
+        max_digits=18, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))],
+        help_text="Flag an entry whose amount is over this (in the entry's currency). Empty: no amount threshold.",
+    )  # fmt: skip
+    entry_rise_factor = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("1"))],
+        help_text="Flag an entry more than this many times the affiliate's average entry over the history window.",
+    )  # fmt: skip
+    day_rise_factor = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("1"))],
+        help_text="Flag an entry that takes the affiliate's day total over this many times its average day.",
+    )  # fmt: skip
+    history_days = models.PositiveIntegerField(
+        default=90, validators=[MinValueValidator(7), MaxValueValidator(366)],
+        help_text="The trailing window the averages are taken over (days before the entry's day).",
+    )  # fmt: skip
+    min_history_entries = models.PositiveIntegerField(
+        default=10, help_text="Rise factors apply only to affiliates with at least this many entries in the window."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "review policies"
+
+    def __str__(self) -> str:
+        return f"Review policy of {self.brand_id}"
+
+
+class AffiliateDayTotal(models.Model):
+    """What the ledger booked for an affiliate on one day (the brand's time zone), per brand and currency:
+    positive, non-reversal entries as written. The history review flags compare a new entry with, kept
+    by the booking itself (one upsert per batch) so that reading it never scans the ledger."""
+
+    affiliate = models.ForeignKey("affiliates.Affiliate", on_delete=models.CASCADE, related_name="+")
+    brand = models.ForeignKey("affiliates.Brand", on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    day = models.DateField()
+    total = models.DecimalField(max_digits=20, decimal_places=3, default=Decimal("0"))
+    entries = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["affiliate", "brand", "currency", "day"], name="affiliate_day_total_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.affiliate_id} {self.day} {self.total} {self.currency}"

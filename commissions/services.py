@@ -5,13 +5,15 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from affiliates.choices import AffiliateStatus
 from affiliates.models import Affiliate, Brand
+from core.audit import audit_collect, audit_record
 from core.problems import Problem
+from integrations.webhooks.outbox import outbox_collect
 from reports.upkeep import rollups_mark
 from tracking.choices import EventType
 from tracking.models import ConversionEvent, Customer
@@ -270,27 +272,59 @@ class _DryRun(ledger.Booker):
     def release(self, entries, item):
         return None
 
+    def prepare(self, items):
+        return None
 
-def commission_release_holds(*, now: dt.datetime | None = None) -> int:
-    """Approve entries whose hold has passed, whose events are qualified and whose affiliate is active."""
+
+def commission_release_holds(*, now: dt.datetime | None = None, chunk: int = 500) -> int:
+    """Approve entries whose hold has passed, whose events are qualified and whose affiliate is active.
+    Entries flagged for review wait for a person (commission_approve, or commission_review_clear)."""
     now = now or timezone.now()
     due = CommissionEntry.objects.filter(
-        status=EntryStatus.ON_HOLD, hold_until__lte=now, affiliate__status=AffiliateStatus.ACTIVE
+        status=EntryStatus.ON_HOLD, hold_until__lte=now, affiliate__status=AffiliateStatus.ACTIVE, review_flag=False
     ).order_by("pk")
     approved = 0
-    for pk in due.values_list("pk", flat=True).iterator(chunk_size=2000):
+    pks = list(due.values_list("pk", flat=True)[:chunk])
+    while pks:
         with transaction.atomic():
-            if CommissionEntry.objects.filter(pk=pk, status=EntryStatus.ON_HOLD).update(
-                status=EntryStatus.APPROVED, decided_at=now
-            ):
-                ledger.announce(CommissionEntry.objects.get(pk=pk), "commission.approved")
-                approved += 1
+            # rows another run holds are its to release; the compare-and-swap below decides the rest
+            rows = list(
+                CommissionEntry.objects.select_for_update(skip_locked=_skip_locked())
+                .filter(pk__in=pks, status=EntryStatus.ON_HOLD, review_flag=False)
+                .order_by("pk")
+            )
+            if rows:
+                CommissionEntry.objects.filter(pk__in=[r.pk for r in rows], status=EntryStatus.ON_HOLD).update(
+                    status=EntryStatus.APPROVED, decided_at=now
+                )
+            with outbox_collect(), audit_collect():
+                for entry in rows:
+                    entry.status, entry.decided_at = EntryStatus.APPROVED, now
+                    ledger.announce(entry, "commission.approved")
+                    audit_record(
+                        obj=entry, changes={"status": (EntryStatus.ON_HOLD, EntryStatus.APPROVED)},
+                        reason="Hold ended.",
+                    )  # fmt: skip
+            approved += len(rows)
+        pks = list(due.filter(pk__gt=pks[-1]).values_list("pk", flat=True)[:chunk])
     return approved
+
+
+def _skip_locked() -> bool:
+    return connection.features.has_select_for_update_skip_locked
+
+
+def _review_cleared(entry: CommissionEntry, *, by, now, note: str) -> dict:
+    """The columns that settle an entry's review flag (nothing if it has none)."""
+    if not entry.review_flag:
+        return {}
+    return {"review_flag": False, "review_cleared_by": by, "review_cleared_at": now, "review_note": note[:500]}
 
 
 def _decide(entries, *, to: str, reason: str, by) -> list[CommissionEntry]:
     now = timezone.now()
     done = []
+    records = []
     entries = list(entries)
     if to == EntryStatus.REJECTED:
         # A rejected commission takes the parent's override on it along.
@@ -313,17 +347,26 @@ def _decide(entries, *, to: str, reason: str, by) -> list[CommissionEntry]:
                 )  # fmt: skip
             if entry.kind == EntryKind.REVERSAL:
                 raise Problem(status_code=409, code="entry_is_reversal", title="A reversal cannot be decided on.")
+            verb = "Approved" if to == EntryStatus.APPROVED else "Rejected"
+            review = _review_cleared(entry, by=by, now=now, note=f"{verb}: {reason}")
             changed = CommissionEntry.objects.filter(pk=entry.pk, status=entry.status).update(
-                status=to, status_reason=reason[:500], decided_by=by, decided_at=now
+                status=to, status_reason=reason[:500], decided_by=by, decided_at=now, **review
             )
             if not changed:
                 raise Problem(status_code=409, code="entry_changed", title="The entry changed meanwhile; retry.")
+            changes = {"status": (entry.status, to)}
+            if review:
+                changes["review_flag"] = (True, False)
             entry.refresh_from_db()
             if to == EntryStatus.REJECTED:
                 rollups_mark(pairs=[(entry.affiliate_id, entry.occurred_at)])
             if to == EntryStatus.APPROVED:
                 ledger.announce(entry, "commission.approved")
+            records.append((entry, changes))
             done.append(entry)
+        with audit_collect():
+            for entry, changes in records:
+                audit_record(obj=entry, changes=changes, actor=by, reason=reason)
     return done
 
 
@@ -337,3 +380,30 @@ def commission_reject(*, entries, reason: str, by=None) -> list[CommissionEntry]
     if not reason or not reason.strip():
         raise Problem(status_code=400, code="reason_required", title="A reason is required to reject.")
     return _decide(list(entries), to=EntryStatus.REJECTED, reason=reason.strip(), by=by)
+
+
+def commission_review_clear(*, entries, note: str, by=None) -> list[CommissionEntry]:
+    """Clear the review flag of flagged entries, with what the reviewer found: they go back to the normal
+    workflow (the hold release approves them once their hold has passed). All or none."""
+    note = (note or "").strip()
+    if not note:
+        raise Problem(status_code=400, code="note_required", title="Say what the review found to clear a flag.")
+    now = timezone.now()
+    entries = sorted(entries, key=lambda e: e.pk)
+    with transaction.atomic():
+        for entry in entries:
+            if not entry.review_flag:
+                raise Problem(
+                    status_code=409, code="entry_not_flagged", title="Only flagged entries can be cleared.",
+                    detail=f"Entry {entry.pk} is not flagged for review.",
+                )  # fmt: skip
+            changed = CommissionEntry.objects.filter(pk=entry.pk, review_flag=True).update(
+                **_review_cleared(entry, by=by, now=now, note=note)
+            )
+            if not changed:
+                raise Problem(status_code=409, code="entry_changed", title="The entry changed meanwhile; retry.")
+            entry.refresh_from_db()
+        with audit_collect():
+            for entry in entries:
+                audit_record(obj=entry, changes={"review_flag": (True, False)}, actor=by, reason=note)
+    return entries

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("integrations.api.urls")),
     path("", include("commissions.api.urls")),
     path("", include("reports.api.urls")),
+    path("", include("core.api.urls")),
 ]
 
 urlpatterns = [

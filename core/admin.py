@@ -9,6 +9,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
+from . import audit_admin  # noqa: F401 (the audit log page)
 from .keys import api_key_create, api_key_revoke
 from .models import ApiKey, User
 
@@ -45,6 +46,9 @@ class ApiKeyAdmin(ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
 
+    def has_revoke_permission(self, request, obj=None):
+        return request.user.has_perm("core.change_apikey")
+
     @display(description="State", label={"active": "success", "revoked": "danger"})
     def state(self, obj):
         return "active" if obj.revoked_at is None else "revoked"
@@ -60,14 +64,14 @@ class ApiKeyAdmin(ModelAdmin):
             request, f"New {key.scope} key (copy it now; it is not shown again): {raw}", level=messages.WARNING
         )
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["revoke"])
     def revoke(self, request, queryset):
         active = [key for key in queryset if key.revoked_at is None]
         for key in active:
             api_key_revoke(key=key)
         self.message_user(request, f"Revoked {len(active)} key(s).", level=messages.SUCCESS)
 
-    @action(description="Revoke this key", url_path="revoke", icon="block")
+    @action(description="Revoke this key", url_path="revoke", icon="block", permissions=["revoke"])
     def revoke_detail(self, request, object_id):
         key = get_object_or_404(ApiKey, pk=object_id)
         if key.revoked_at is None:

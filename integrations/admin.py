@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -327,7 +327,7 @@ class InboundEventAdmin(ModelAdmin):
             details.append(f"#{pk} {status}{f' ({reason})' if reason else ''}")
         self.message_user(request, f"Replayed: {replay_summary(outcomes)}. {'; '.join(details)}", level)
 
-    @action(description="Replay", url_path="replay-detail")
+    @action(description="Replay", url_path="replay-detail", permissions=["change"])
     def replay_detail(self, request, object_id):
         return HttpResponseRedirect(reverse("admin:integrations_inboundevent_replay", args=[object_id]))
 
@@ -347,7 +347,7 @@ class InboundEventAdmin(ModelAdmin):
         }
         return TemplateResponse(request, "admin/integrations/inboundevent/replay.html", context)
 
-    @admin.action(description="Replay selected (rejected) events under the current mapping")
+    @admin.action(description="Replay selected (rejected) events under the current mapping", permissions=["change"])
     def replay_selected(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True)[:10_000])
         self._report(request, inbound_replay(inbound_ids=ids))
@@ -376,11 +376,13 @@ class FxRateAdmin(ModelAdmin):
         urls = [path("import/", self.admin_site.admin_view(self.import_view), name="integrations_fxrate_import")]
         return urls + super().get_urls()
 
-    @action(description="Import ECB CSV", url_path="import-csv")
+    @action(description="Import ECB CSV", url_path="import-csv", permissions=["add"])
     def import_csv(self, request):
         return HttpResponseRedirect(reverse("admin:integrations_fxrate_import"))
 
     def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         form = FxImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             text = form.cleaned_data["file"].read().decode("utf-8-sig", errors="replace")

@@ -137,11 +137,11 @@ class TrackingLinkAdmin(ModelAdmin):
             services.tracking_link_update(link=link, name=link.name, is_active=is_active)
         self.message_user(request, f"{len(queryset)} link(s) {'enabled' if is_active else 'disabled'}.")
 
-    @admin.action(description="Disable selected links (404 within the link cache time)")
+    @admin.action(description="Disable selected links (404 within the link cache time)", permissions=["change"])
     def disable_selected(self, request, queryset):
         self._set_active(request, queryset, False)
 
-    @admin.action(description="Enable selected links")
+    @admin.action(description="Enable selected links", permissions=["change"])
     def enable_selected(self, request, queryset):
         self._set_active(request, queryset, True)
 

@@ -15,7 +15,8 @@ class CommissionEntrySerializer(serializers.ModelSerializer):
         fields = [
             "id", "affiliate", "brand", "customer", "kind", "amount", "currency", "status", "status_reason",
             "hold_until", "period", "occurred_at", "deal", "deal_version", "source_affiliate", "explanation",
-            "events", "reverses", "batch", "decided_at", "created_at",
+            "events", "reverses", "batch", "decided_at", "review_flag", "review_reason", "review_note",
+            "review_cleared_at", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 

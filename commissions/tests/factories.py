@@ -7,7 +7,7 @@ from decimal import Decimal
 import factory
 
 from affiliates.tests.factories import AffiliateFactory, BrandFactory, DealAssignmentFactory, DealFactory
-from commissions.models import BrandRevenueRule
+from commissions.models import AffiliateDayTotal, BrandRevenueRule, ReviewPolicy
 from commissions.tasks import process_event
 from integrations.tests.factories import SourceFactory
 from tracking.choices import EventStatus
@@ -59,3 +59,20 @@ class World:
         if run:
             process_event(event.pk)
         return event
+
+
+class ReviewPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReviewPolicy
+
+    brand = factory.SubFactory(BrandFactory)
+
+
+def day_totals(affiliate, brand, *, last_day: str, days: int, total: str, entries: int = 1, currency: str = "EUR"):
+    """`days` days of booked history ending on `last_day`, `total` and `entries` each day."""
+    end = dt.date.fromisoformat(last_day)
+    return AffiliateDayTotal.objects.bulk_create(
+        AffiliateDayTotal(affiliate=affiliate, brand=brand, currency=currency, day=end - dt.timedelta(days=n),
+                          total=Decimal(total), entries=entries)
+        for n in range(days)
+    )  # fmt: skip

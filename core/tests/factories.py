@@ -16,3 +16,12 @@ class StaffUserFactory(UserFactory):
     username = factory.Sequence(lambda n: f"manager{n}")
     is_staff = True
     is_superuser = True
+
+
+def role_user(username: str, group: str):
+    """A staff user in one of the role groups (core.roles), which migrate keeps."""
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(username=username, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user

@@ -36,7 +36,7 @@ class AlertAdmin(ModelAdmin):
     def pretty_details(self, obj: Alert) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.details, indent=2, default=str))
 
-    @admin.action(description="Resolve now (it reopens if the condition still holds)")
+    @admin.action(description="Resolve now (it reopens if the condition still holds)", permissions=["change"])
     def resolve_now(self, request, queryset):
         now = timezone.now()
         done = sum(alert_resolve(alert=a, now=now) for a in queryset.filter(resolved_at__isnull=True))

@@ -119,11 +119,11 @@ class WebhookEndpointAdmin(ModelAdmin):
             delivery = services.endpoint_send_test(endpoint=endpoint)
             self.message_user(request, f"Test event {delivery.message_id} queued for {endpoint.url}.")
 
-    @admin.action(description="Send a test event to selected endpoints")
+    @admin.action(description="Send a test event to selected endpoints", permissions=["change"])
     def send_test_selected(self, request, queryset):
         self._test(request, queryset)
 
-    @admin.action(description="Rotate the signing secret of selected endpoints")
+    @admin.action(description="Rotate the signing secret of selected endpoints", permissions=["change"])
     def rotate_selected(self, request, queryset):
         self._rotate(request, queryset)
 

@@ -57,6 +57,8 @@ class Command(BaseCommand):
         out.write(f"Admin:     {base}/admin/")
         out.write(f"  superuser        {demo.ADMIN['username']} / {demo.ADMIN['password']}")
         out.write(f"  account manager  {demo.MANAGER['username']} / {demo.MANAGER['password']}")
+        out.write(f"  finance          {demo.FINANCE['username']} / {demo.FINANCE['password']}")
+        out.write(f"  read-only        {demo.READ_ONLY['username']} / {demo.READ_ONLY['password']}")
         out.write(
             f"  partner login    {demo.PARTNER['username']} / {demo.PARTNER['password']}  ({demo.PARTNER_AFFILIATE})"
         )
