@@ -147,7 +147,9 @@ def test_entries_in_another_currency_are_converted_at_the_period_end_rate_and_th
 def test_a_missing_fx_rate_is_refused_and_writes_nothing(brand):
     affiliate = AffiliateFactory(payout_currency="GBP")
     EntryFactory(affiliate=affiliate, brand=brand)
-    problem = pytest.raises(Problem, generate, affiliate).value
+    with pytest.raises(Problem) as caught:
+        generate(affiliate)
+    problem = caught.value
     assert problem.code == "missing_fx_rate" and problem.status_code == 422
     assert "GBP" in str(problem.detail)
     assert not PayoutStatement.objects.exists() and not StatementLine.objects.exists()
