@@ -472,7 +472,11 @@ _QUIET = {"statement_already_approved", "period_already_paid", "period_open"}
 
 
 def _locked(statement: PayoutStatement) -> PayoutStatement:
-    return PayoutStatement.objects.select_for_update().select_related("affiliate", "brand").get(pk=statement.pk)
+    return (
+        PayoutStatement.objects.select_for_update(of=("self",))
+        .select_related("affiliate", "brand")
+        .get(pk=statement.pk)
+    )
 
 
 def _status_problem(statement: PayoutStatement, wanted: str) -> Problem:
