@@ -9,6 +9,7 @@ commissions.ledger; if one of them is no longer approved the payment is refused 
 
 import datetime as dt
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -116,15 +117,6 @@ def _eligible(affiliate: Affiliate, brand: Brand | None, period: periods.Period)
     return rows.filter(when)
 
 
-def _previous(affiliate: Affiliate, scope: str, period: periods.Period, exclude_pk: int | None):
-    rows = PayoutStatement.objects.filter(
-        affiliate_id=affiliate.pk, scope=scope, status__in=LIVE_STATUSES, period_start__lt=period.start
-    )
-    if exclude_pk:
-        rows = rows.exclude(pk=exclude_pk)
-    return rows.order_by("-period_start", "-pk").first()
-
-
 def _carries_negative(affiliate_id: int, version_ids: set[int], carried_in: Decimal) -> bool:
     """A negative total carries over where a deal of its entries says so (negative_carryover, or the affiliate's
     override of it); a balance that was carried negative before keeps carrying."""
@@ -140,15 +132,16 @@ def _carries_negative(affiliate_id: int, version_ids: set[int], carried_in: Deci
     return any(versions.values())
 
 
-def _compute(statement: PayoutStatement, *, affiliate: Affiliate) -> None:
-    """Totals of a statement from its live lines, its carry in and its adjustments (in memory; caller saves)."""
+def _compute(statement: PayoutStatement, *, affiliate: Affiliate, lines=None, adjusted: bool = True) -> None:
+    """Totals of a statement from its live lines (or `lines`: (currency, amount, deal version id) of all of them),
+    its carry in and its adjustments (`adjusted=False`: it has none yet). In memory; the caller saves."""
     ccy = statement.currency
     subtotals = defaultdict(lambda: ZERO)
     versions: set[int] = set()
     count = 0
-    for currency, amount, version_id in statement.lines.filter(live=True).values_list(
-        "currency", "amount", "entry__deal_version_id"
-    ):
+    if lines is None:
+        lines = statement.lines.filter(live=True).values_list("currency", "amount", "entry__deal_version_id")
+    for currency, amount, version_id in lines:
         subtotals[currency] += amount
         count += 1
         if version_id:
@@ -162,15 +155,15 @@ def _compute(statement: PayoutStatement, *, affiliate: Affiliate) -> None:
             "currency": currency, "amount": str(subtotals[currency]), "rate": str(rate),
             "rate_date": rate_date.isoformat(), "converted": str(converted),
         })  # fmt: skip
-    adjustments = statement.adjustments.aggregate(total=Sum("amount"))["total"] or ZERO
+    adjustments = (statement.adjustments.aggregate(total=Sum("amount"))["total"] or ZERO) if adjusted else ZERO
     statement.fx_date = statement.period_end
     statement.fx_rates = fx_rows
     statement.entries_total = entries_total
     statement.adjustments_total = adjustments
     statement.total = quantize(entries_total + statement.carried_in + adjustments, ccy)
     statement.threshold = affiliate.payout_threshold
-    statement.negative_carryover = _carries_negative(affiliate.pk, versions, statement.carried_in)
     total = statement.total
+    statement.negative_carryover = total < 0 and _carries_negative(affiliate.pk, versions, statement.carried_in)
     parts = [f"{count} approved entr{'y' if count == 1 else 'ies'}: {_money(entries_total, ccy)}"]
     for row in fx_rows:
         if row["currency"] != ccy:
@@ -245,13 +238,17 @@ def _require_active(affiliate: Affiliate) -> None:
 def _statement_for_scope(
     *, affiliate: Affiliate, brand: Brand | None, period: periods.Period, by=None
 ) -> tuple[PayoutStatement | None, bool]:
-    """Create or refresh the statement of one scope; (statement, created). Called with the affiliate locked."""
+    """Create or refresh the statement of one scope; (statement, created). Called inside a transaction with the
+    affiliate locked. Few queries: a month's run makes thousands of these."""
     scope = scope_key(brand)
-    existing = (
-        PayoutStatement.objects.select_for_update()
-        .filter(affiliate_id=affiliate.pk, scope=scope, period=period.key, status__in=LIVE_STATUSES)
-        .first()
+    # This period's live statement (locked: an approval waits for the refresh) and the one before it.
+    recent = list(
+        PayoutStatement.objects.select_for_update(of=("self",))
+        .filter(affiliate_id=affiliate.pk, scope=scope, status__in=LIVE_STATUSES, period_start__lte=period.start)
+        .order_by("-period_start", "-pk")[:2]
     )
+    existing = next((s for s in recent if s.period == period.key), None)
+    previous = next((s for s in recent if s.period_start < period.start), None)
     if existing is not None and existing.status == StatementStatus.PAID:
         raise Problem(
             status_code=409,
@@ -274,34 +271,50 @@ def _statement_for_scope(
         affiliate=affiliate, brand=brand, scope=scope, frequency=period.frequency, period=period.key,
         period_start=period.start, period_end=period.end, currency=affiliate.payout_currency, created_by=by,
     )  # fmt: skip
-    new_ids = list(_eligible(affiliate, brand, period).order_by("pk").values_list("pk", "kind", "amount", "currency"))
-    previous = _previous(affiliate, scope, period, statement.pk)
+    new_ids = list(
+        _eligible(affiliate, brand, period)
+        .order_by("pk")
+        .values_list("pk", "kind", "amount", "currency", "deal_version_id")
+    )
     if existing is not None and existing.currency != affiliate.payout_currency:
         statement.currency = affiliate.payout_currency
     _carry_in(statement, previous)
     if existing is None and not new_ids and not statement.carried_in:
         return None, False
-    with transaction.atomic():
-        if existing is None:
-            statement.save()
-        try:
-            StatementLine.objects.bulk_create(
-                [
-                    StatementLine(statement=statement, entry_id=pk, kind=kind, amount=amount, currency=currency)
-                    for pk, kind, amount, currency in new_ids
-                ],
-                batch_size=5000,
-            )
-        except IntegrityError:
-            raise Problem(
-                status_code=409,
-                code="conflict",
-                title="Entries were taken by another statement meanwhile.",
-                detail="Generate again: the entries already on a statement are left out.",
-            ) from None
-        _compute(statement, affiliate=affiliate)
+    if existing is None:
+        # Every line is new: the totals come from them, and the statement is written once, complete.
+        lines = [(currency, amount, version) for _, _, amount, currency, version in new_ids]
+        _compute(statement, affiliate=affiliate, lines=lines, adjusted=False)
         statement.save()
+    try:
+        StatementLine.objects.bulk_create(
+            [
+                StatementLine(statement=statement, entry_id=pk, kind=kind, amount=amount, currency=currency)
+                for pk, kind, amount, currency, _ in new_ids
+            ],
+            batch_size=5000,
+        )
+    except IntegrityError:
+        raise Problem(
+            status_code=409,
+            code="conflict",
+            title="Entries were taken by another statement meanwhile.",
+            detail="Generate again: the entries already on a statement are left out.",
+        ) from None
+    if existing is not None:
+        before = _totals(statement)
+        _compute(statement, affiliate=affiliate)
+        if new_ids or _totals(statement) != before:
+            statement.save()
     return statement, existing is None
+
+
+def _totals(statement: PayoutStatement) -> tuple:
+    return (
+        statement.entries_total, statement.carried_in, statement.carried_from_id, statement.adjustments_total,
+        statement.total, statement.amount, statement.carry_out, statement.written_off, statement.threshold,
+        statement.currency, statement.explanation, statement.fx_rates,
+    )  # fmt: skip
 
 
 def _brands_to_state(affiliate: Affiliate, period: periods.Period) -> list[Brand]:
@@ -309,18 +322,13 @@ def _brands_to_state(affiliate: Affiliate, period: periods.Period) -> list[Brand
     with a balance carried from an earlier statement, or with a statement for the period already."""
     ids = set(
         CommissionEntry.objects.filter(affiliate_id=affiliate.pk, status=EntryStatus.APPROVED)
+        .order_by()
         .values_list("brand_id", flat=True)
         .distinct()
     )
-    carried = PayoutStatement.objects.filter(
-        affiliate_id=affiliate.pk, status__in=LIVE_STATUSES, brand__isnull=False, period_start__lt=period.start
-    ).exclude(carry_out=0)
-    ids |= set(carried.values_list("brand_id", flat=True))
-    ids |= set(
-        PayoutStatement.objects.filter(
-            affiliate_id=affiliate.pk, period=period.key, status__in=LIVE_STATUSES, brand__isnull=False
-        ).values_list("brand_id", flat=True)
-    )
+    stated = PayoutStatement.objects.filter(affiliate_id=affiliate.pk, status__in=LIVE_STATUSES, brand__isnull=False)
+    stated = stated.filter(Q(period_start__lt=period.start) & ~Q(carry_out=0) | Q(period=period.key))
+    ids |= set(stated.order_by().values_list("brand_id", flat=True).distinct())
     return list(Brand.objects.filter(pk__in=ids).order_by("pk"))
 
 
@@ -376,7 +384,8 @@ def statement_generate(
         problems: list[Problem] = []
         for scope in scopes:
             try:
-                with transaction.atomic():
+                # A savepoint per brand only where one brand's refusal must not undo another's statement.
+                with transaction.atomic() if len(scopes) > 1 else nullcontext():
                     statement, created = _statement_for_scope(affiliate=affiliate, brand=scope, period=p, by=by)
             except Problem as problem:
                 if brand is not None or len(scopes) == 1:
@@ -417,17 +426,27 @@ def statements_generate(
     if brand is not None:
         rows = rows.filter(payout_scope=PayoutScope.PER_BRAND)
     out = Generation()
-    for affiliate in rows.order_by("pk").iterator(chunk_size=500):
-        try:
-            one = statement_generate(affiliate=affiliate, period=p.key, brand=brand, by=by, now=now)
-        except Problem as problem:
-            out.skipped.append({"affiliate": affiliate.pk, "code": problem.code, "message": str(problem.detail)})
-            continue
-        out.statements += one.statements
-        out.created += one.created
-        out.refreshed += one.refreshed
-        out.skipped += one.skipped
+    ids = list(rows.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), BATCH):
+        # A batch of affiliates commits once (each affiliate in its own savepoint, so one that is refused rolls
+        # back alone): the commit, not the work, is what a statement of a few hundred lines mostly costs.
+        with transaction.atomic():
+            for affiliate in Affiliate.objects.filter(pk__in=ids[start : start + BATCH]).order_by("pk"):
+                try:
+                    one = statement_generate(affiliate=affiliate, period=p.key, brand=brand, by=by, now=now)
+                except Problem as problem:
+                    out.skipped.append(
+                        {"affiliate": affiliate.pk, "code": problem.code, "message": str(problem.detail)}
+                    )
+                    continue
+                out.statements += one.statements
+                out.created += one.created
+                out.refreshed += one.refreshed
+                out.skipped += one.skipped
     return out
+
+
+BATCH = 100  # affiliates per transaction in statements_generate
 
 
 def statements_generate_closed(*, now: dt.datetime | None = None) -> Generation:

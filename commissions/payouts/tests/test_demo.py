@@ -1,5 +1,7 @@
 """The demo has statements in every status, and a second run changes nothing."""
 
+import io
+
 import pytest
 from django.core.management import call_command
 
@@ -17,10 +19,10 @@ def _fast_passwords(settings):
 
 def test_the_demo_has_statements_in_every_status_and_running_it_again_changes_nothing(monkeypatch):
     monkeypatch.setattr(seed_demo, "APP_DEMOS", ("commissions.payouts.demo",))
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", stdout=io.StringIO())
     first = sorted(PayoutStatement.objects.values_list("pk", "status", "total"))
     assert {status for _, status, _ in first} == set(StatementStatus.values)
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", stdout=io.StringIO())
     assert sorted(PayoutStatement.objects.values_list("pk", "status", "total")) == first
     carried = PayoutStatement.objects.get(affiliate__name="Slots Review Hub", status=StatementStatus.DRAFT)
     assert carried.carried_in == 60 and carried.amount == 135
