@@ -9,12 +9,11 @@ commissions.ledger; if one of them is no longer approved the payment is refused 
 
 import datetime as dt
 from collections import defaultdict
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from affiliates.choices import AffiliateStatus, PayoutFrequency, PayoutScope
@@ -33,6 +32,7 @@ from .models import Invoice, InvoiceSequence, PayoutAdjustment, PayoutStatement,
 
 ZERO = Decimal("0")
 RATE_PLACES = Decimal("0.0000000001")
+MILLI = Decimal("0.001")
 ALL = "all"
 
 
@@ -101,22 +101,6 @@ class Generation:
     skipped: list[dict] = field(default_factory=list)
 
 
-def _eligible(affiliate: Affiliate, brand: Brand | None, period: periods.Period):
-    """Approved entries of the affiliate up to the end of the period (in each brand's time zone) that no live
-    statement holds: this period's, and earlier ones approved late or booked later (a reversal after payment)."""
-    in_live = StatementLine.objects.filter(entry_id=OuterRef("pk"), live=True)
-    rows = CommissionEntry.objects.filter(affiliate_id=affiliate.pk, status=EntryStatus.APPROVED).exclude(
-        Exists(in_live)
-    )
-    brands = [brand] if brand is not None else list(Brand.objects.filter(pk__in=rows.values("brand_id")))
-    if not brands:
-        return rows.none()
-    when = Q()
-    for b in brands:
-        when |= Q(brand_id=b.pk, occurred_at__lt=period.end_moment(b.timezone))
-    return rows.filter(when)
-
-
 def _carries_negative(affiliate_id: int, version_ids: set[int], carried_in: Decimal) -> bool:
     """A negative total carries over where a deal of its entries says so (negative_carryover, or the affiliate's
     override of it); a balance that was carried negative before keeps carrying."""
@@ -132,30 +116,51 @@ def _carries_negative(affiliate_id: int, version_ids: set[int], carried_in: Deci
     return any(versions.values())
 
 
-def _compute(statement: PayoutStatement, *, affiliate: Affiliate, lines=None, adjusted: bool = True) -> None:
-    """Totals of a statement from its live lines (or `lines`: (currency, amount, deal version id) of all of them),
-    its carry in and its adjustments (`adjusted=False`: it has none yet). In memory; the caller saves."""
-    ccy = statement.currency
-    subtotals = defaultdict(lambda: ZERO)
-    versions: set[int] = set()
-    count = 0
-    if lines is None:
-        lines = statement.lines.filter(live=True).values_list("currency", "amount", "entry__deal_version_id")
-    for currency, amount, version_id in lines:
-        subtotals[currency] += amount
-        count += 1
+@dataclass
+class Summary:
+    """A statement's lines in short: the sum per entry currency, how many, and the deal versions they came from."""
+
+    subtotals: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    count: int = 0
+    versions: set = field(default_factory=set)
+
+    def add(self, currency: str, amount: Decimal, version_id: int | None, n: int = 1) -> None:
+        self.subtotals[currency] += amount
+        self.count += n
         if version_id:
-            versions.add(version_id)
+            self.versions.add(version_id)
+
+
+def _compute(
+    statement: PayoutStatement,
+    *,
+    affiliate: Affiliate,
+    summary: Summary | None = None,
+    adjustments: Decimal | None = None,
+    rate=None,
+) -> None:
+    """Totals of a statement from its live lines (or their `summary`), its carry in and its adjustments (or their
+    sum). In memory; the caller saves. `rate` is fx_rate or a cached stand-in for it."""
+    ccy = statement.currency
+    rate = rate or fx_rate
+    if summary is None:
+        summary = Summary()
+        for currency, amount, version_id in statement.lines.filter(live=True).values_list(
+            "currency", "amount", "entry__deal_version_id"
+        ):
+            summary.add(currency, amount, version_id)
+    subtotals, count, versions = summary.subtotals, summary.count, summary.versions
     fx_rows, entries_total = [], ZERO
     for currency in sorted(subtotals):
-        rate, rate_date = fx_rate(currency, ccy, statement.period_end)
-        converted = quantize(subtotals[currency] * rate, ccy)
+        factor, rate_date = rate(currency, ccy, statement.period_end)
+        converted = quantize(subtotals[currency] * factor, ccy)
         entries_total += converted
         fx_rows.append({
-            "currency": currency, "amount": str(subtotals[currency]), "rate": str(rate),
+            "currency": currency, "amount": str(subtotals[currency].quantize(MILLI)), "rate": str(factor),
             "rate_date": rate_date.isoformat(), "converted": str(converted),
         })  # fmt: skip
-    adjustments = (statement.adjustments.aggregate(total=Sum("amount"))["total"] or ZERO) if adjusted else ZERO
+    if adjustments is None:
+        adjustments = statement.adjustments.aggregate(total=Sum("amount"))["total"] or ZERO
     statement.fx_date = statement.period_end
     statement.fx_rates = fx_rows
     statement.entries_total = entries_total
@@ -197,21 +202,6 @@ def _compute(statement: PayoutStatement, *, affiliate: Affiliate, lines=None, ad
     statement.explanation = text
 
 
-def _carry_in(statement: PayoutStatement, previous: PayoutStatement | None) -> None:
-    statement.carried_from = None
-    statement.carried_in = ZERO
-    if previous is None or not previous.carry_out:
-        return
-    taken = previous.carried_into.filter(status__in=LIVE_STATUSES)
-    if statement.pk:
-        taken = taken.exclude(pk=statement.pk)
-    if taken.exists():
-        return
-    rate, _ = fx_rate(previous.currency, statement.currency, statement.period_end)
-    statement.carried_from = previous
-    statement.carried_in = quantize(previous.carry_out * rate, statement.currency)
-
-
 def _refuse_if_carried(statement: PayoutStatement, doing: str) -> None:
     later = statement.carried_into.filter(status__in=LIVE_STATUSES).first()
     if later is not None:
@@ -235,64 +225,296 @@ def _require_active(affiliate: Affiliate) -> None:
         )
 
 
-def _statement_for_scope(
-    *, affiliate: Affiliate, brand: Brand | None, period: periods.Period, by=None
-) -> tuple[PayoutStatement | None, bool]:
-    """Create or refresh the statement of one scope; (statement, created). Called inside a transaction with the
-    affiliate locked. Few queries: a month's run makes thousands of these."""
-    scope = scope_key(brand)
-    # This period's live statement (locked: an approval waits for the refresh) and the one before it.
-    recent = list(
-        PayoutStatement.objects.select_for_update(of=("self",))
-        .filter(affiliate_id=affiliate.pk, scope=scope, status__in=LIVE_STATUSES, period_start__lte=period.start)
-        .order_by("-period_start", "-pk")[:2]
+def _paid_problem(existing: PayoutStatement, key: str) -> Problem:
+    return Problem(
+        status_code=409,
+        code="period_already_paid",
+        title="This period is already paid; it is not generated again.",
+        detail=f"Statement #{existing.pk} for {key} was paid on {existing.paid_on} "
+        f"(reference {existing.payment_reference}). Later entries go into the next period's statement.",
     )
-    existing = next((s for s in recent if s.period == period.key), None)
-    previous = next((s for s in recent if s.period_start < period.start), None)
-    if existing is not None and existing.status == StatementStatus.PAID:
-        raise Problem(
-            status_code=409,
-            code="period_already_paid",
-            title="This period is already paid; it is not generated again.",
-            detail=f"Statement #{existing.pk} for {period.key} was paid on {existing.paid_on} "
-            f"(reference {existing.payment_reference}). Later entries go into the next period's statement.",
+
+
+def _approved_problem(existing: PayoutStatement, key: str) -> Problem:
+    return Problem(
+        status_code=409,
+        code="statement_already_approved",
+        title="This period's statement is already approved; it is not generated again.",
+        detail=f"Statement #{existing.pk} for {key} is approved. Cancel it (with a reason) to redo it.",
+    )
+
+
+def _carry_taken_problem(later_pk: int, doing: str) -> Problem:
+    return Problem(
+        status_code=409,
+        code="carry_taken",
+        title=f"This statement's balance is already carried into statement #{later_pk}.",
+        detail=f"Cancel statement #{later_pk} first, then {doing} this one.",
+    )
+
+
+def _check_period(affiliate: Affiliate, period: periods.Period, brands, now: dt.datetime, brand: Brand | None):
+    if affiliate.payout_frequency != period.frequency:
+        return Problem(
+            status_code=400,
+            code="period_frequency_mismatch",
+            title="The period does not match the affiliate's payout frequency.",
+            detail=f"{affiliate} is paid {affiliate.payout_frequency}; {period.key} is a {period.frequency} period.",
         )
-    if existing is not None and existing.status == StatementStatus.APPROVED:
-        raise Problem(
-            status_code=409,
-            code="statement_already_approved",
-            title="This period's statement is already approved; it is not generated again.",
-            detail=f"Statement #{existing.pk} for {period.key} is approved. Cancel it (with a reason) to redo it.",
+    if brand is not None and affiliate.payout_scope == PayoutScope.ALL_BRANDS:
+        return Problem(
+            status_code=400,
+            code="scope_mismatch",
+            title="The affiliate is paid across brands.",
+            detail=f"{affiliate} gets one statement across all brands; generate without a brand.",
         )
-    _require_active(affiliate)
-    if existing is not None:
-        _refuse_if_carried(existing, "regenerate")
-    statement = existing or PayoutStatement(
-        affiliate=affiliate, brand=brand, scope=scope, frequency=period.frequency, period=period.key,
-        period_start=period.start, period_end=period.end, currency=affiliate.payout_currency, created_by=by,
+    for b in brands:
+        if not period.closed(b.timezone, now):
+            return Problem(
+                status_code=409,
+                code="period_open",
+                title="The period has not ended yet.",
+                detail=f"{period.key} ends at {period.end_moment(b.timezone).isoformat()} ({b.timezone}); "
+                "statements are drawn up once it is over.",
+            )
+    return None
+
+
+class _Rates:
+    """fx_rate, looked up once per (from, to, day) in a generation run; a missing rate stays a Problem."""
+
+    def __init__(self):
+        self._hits: dict = {}
+
+    def __call__(self, source: str, target: str, on: dt.date):
+        key = (source, target, on)
+        if key not in self._hits:
+            try:
+                self._hits[key] = fx_rate(source, target, on)
+            except Problem as problem:
+                self._hits[key] = problem
+        hit = self._hits[key]
+        if isinstance(hit, Problem):
+            raise hit
+        return hit
+
+
+def _audit_created(statements: list[PayoutStatement], by) -> None:
+    """Audit-log rows for statements written in bulk (bulk inserts send no signals for auditlog to record)."""
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    if not statements:
+        return
+    content_type = ContentType.objects.get_for_model(PayoutStatement)
+    now = timezone.now()
+    names = ("affiliate_id", "brand_id", "period", "status", "currency", "total", "amount", "carry_out", "carried_in")
+    LogEntry.objects.bulk_create(
+        [
+            LogEntry(
+                content_type=content_type, object_pk=str(s.pk), object_id=s.pk, object_repr=str(s)[:200],
+                action=LogEntry.Action.CREATE, actor=by, timestamp=now,
+                changes={name: ["None", str(getattr(s, name))] for name in names},
+            )
+            for s in statements
+        ],
+        batch_size=2000,
     )  # fmt: skip
-    new_ids = list(
-        _eligible(affiliate, brand, period)
-        .order_by("pk")
-        .values_list("pk", "kind", "amount", "currency", "deal_version_id")
+
+
+def _audit_updated(pairs: list[tuple[PayoutStatement, dict]], by) -> None:
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    if not pairs:
+        return
+    content_type = ContentType.objects.get_for_model(PayoutStatement)
+    now = timezone.now()
+    LogEntry.objects.bulk_create(
+        [
+            LogEntry(content_type=content_type, object_pk=str(s.pk), object_id=s.pk, object_repr=str(s)[:200],
+                     action=LogEntry.Action.UPDATE, actor=by, timestamp=now, changes=changes)
+            for s, changes in pairs if changes
+        ],
+        batch_size=2000,
+    )  # fmt: skip
+
+
+TOTAL_FIELDS = (
+    "entries_total", "carried_in", "carried_from_id", "adjustments_total", "total", "amount", "carry_out",
+    "written_off", "threshold", "negative_carryover", "currency", "explanation", "fx_rates", "fx_date",
+)  # fmt: skip
+
+
+def _generate_batch(
+    *, affiliate_ids: list[int], period: periods.Period, brand: Brand | None, by, now: dt.datetime,
+    strict: bool = False,
+) -> Generation:  # fmt: skip
+    """Statements of one period for a batch of affiliates, set-based: a fixed number of queries for the whole batch
+    (lock, statements, entries, old lines and adjustments of drafts, writes). Called inside a transaction.
+    With strict=True (one affiliate asked for by name), a refusal is raised instead of listed as skipped."""
+    out = Generation()
+    affiliates = list(Affiliate.objects.select_for_update().filter(pk__in=affiliate_ids).order_by("pk"))
+    brands = {b.pk: b for b in Brand.objects.all()}
+
+    def skip(affiliate, problem):
+        if strict:
+            raise problem
+        out.skipped.append({"affiliate": affiliate.pk, "code": problem.code, "message": str(problem.detail)})
+
+    live = PayoutStatement.objects.select_for_update(of=("self",)).filter(
+        affiliate_id__in=[a.pk for a in affiliates], status__in=LIVE_STATUSES, period_start__lte=period.start
     )
-    if existing is not None and existing.currency != affiliate.payout_currency:
-        statement.currency = affiliate.payout_currency
-    _carry_in(statement, previous)
-    if existing is None and not new_ids and not statement.carried_in:
-        return None, False
-    if existing is None:
-        # Every line is new: the totals come from them, and the statement is written once, complete.
-        lines = [(currency, amount, version) for _, _, amount, currency, version in new_ids]
-        _compute(statement, affiliate=affiliate, lines=lines, adjusted=False)
-        statement.save()
+    if brand is not None:
+        live = live.filter(scope=scope_key(brand))
+    existing: dict = {}
+    previous: dict = {}
+    for s in live.order_by("affiliate_id", "scope", "-period_start", "-pk"):
+        key = (s.affiliate_id, s.scope)
+        if s.period == period.key:
+            existing.setdefault(key, s)
+        elif s.period_start < period.start:
+            previous.setdefault(key, s)
+    watched = [s.pk for s in [*existing.values(), *previous.values()]]
+    taken = dict(
+        PayoutStatement.objects.filter(carried_from_id__in=watched, status__in=LIVE_STATUSES).values_list(
+            "carried_from_id", "pk"
+        )
+    )
+    in_live = StatementLine.objects.filter(entry_id=OuterRef("pk"), live=True)
+    eligible = CommissionEntry.objects.filter(
+        affiliate_id__in=[a.pk for a in affiliates], status=EntryStatus.APPROVED
+    ).exclude(Exists(in_live))
+    if brand is not None:
+        eligible = eligible.filter(brand_id=brand.pk)
+    when = Q()
+    for b in brands.values():
+        when |= Q(brand_id=b.pk, occurred_at__lt=period.end_moment(b.timezone))
+    new_lines: dict = defaultdict(list)
+    for row in (
+        eligible.filter(when)
+        .order_by("pk")
+        .values_list("pk", "affiliate_id", "brand_id", "kind", "amount", "currency", "deal_version_id")
+    ):
+        new_lines[row[1]].append(row)
+    drafts = [s.pk for s in existing.values() if s.status == StatementStatus.DRAFT]
+    old: dict = defaultdict(Summary)
+    for statement_id, currency, total, n in (
+        StatementLine.objects.filter(statement_id__in=drafts, live=True)
+        .values("statement_id", "currency")
+        .annotate(total=Sum("amount"), n=Count("pk"))
+        .values_list("statement_id", "currency", "total", "n")
+    ):
+        old[statement_id].add(currency, total, None, n)
+    for statement_id, version_id in (
+        StatementLine.objects.filter(statement_id__in=drafts, live=True, entry__deal_version_id__isnull=False)
+        .values_list("statement_id", "entry__deal_version_id")
+        .distinct()
+    ):
+        old[statement_id].versions.add(version_id)
+    adjusted = dict(
+        PayoutAdjustment.objects.filter(statement_id__in=drafts)
+        .values("statement_id")
+        .annotate(total=Sum("amount"))
+        .values_list("statement_id", "total")
+    )
+    rates = _Rates()
+    created: list[PayoutStatement] = []
+    pending_lines: list[tuple[PayoutStatement, list]] = []
+    changed: list[tuple[PayoutStatement, dict]] = []
+    for affiliate in affiliates:
+        if affiliate.status != AffiliateStatus.ACTIVE:
+            try:
+                _require_active(affiliate)
+            except Problem as problem:
+                skip(affiliate, problem)
+            continue
+        mine = new_lines.get(affiliate.pk, [])
+        if affiliate.payout_scope == PayoutScope.ALL_BRANDS:
+            scopes = [None]
+        elif brand is not None:
+            scopes = [brand]
+        else:
+            ids = {row[2] for row in mine}
+            ids |= {s.brand_id for (a, _), s in existing.items() if a == affiliate.pk and s.brand_id}
+            ids |= {s.brand_id for (a, _), s in previous.items() if a == affiliate.pk and s.brand_id and s.carry_out}
+            scopes = [brands[i] for i in sorted(ids)]
+        check = [b for b in scopes if b is not None] or [brands[i] for i in sorted({row[2] for row in mine})]
+        problem = _check_period(affiliate, period, check, now, brand)
+        if problem is not None:
+            skip(affiliate, problem)
+            continue
+        problems: list[Problem] = []
+        results: list = []
+        for scope_brand in scopes:
+            scope = scope_key(scope_brand)
+            key = (affiliate.pk, scope)
+            rows = [r for r in mine if scope_brand is None or r[2] == scope_brand.pk]
+            current = existing.get(key)
+            try:
+                if current is not None and current.status == StatementStatus.PAID:
+                    raise _paid_problem(current, period.key)
+                if current is not None and current.status == StatementStatus.APPROVED:
+                    raise _approved_problem(current, period.key)
+                if current is not None and current.pk in taken:
+                    raise _carry_taken_problem(taken[current.pk], "regenerate")
+                statement = current or PayoutStatement(
+                    affiliate=affiliate, brand=scope_brand, scope=scope, frequency=period.frequency,
+                    period=period.key, period_start=period.start, period_end=period.end,
+                    currency=affiliate.payout_currency, created_by=by,
+                )  # fmt: skip
+                before = {name: getattr(statement, name) for name in TOTAL_FIELDS} if current else {}
+                statement.currency = affiliate.payout_currency
+                prior = previous.get(key)
+                statement.carried_from, statement.carried_in = None, ZERO
+                if prior is not None and prior.carry_out and taken.get(prior.pk, statement.pk) == statement.pk:
+                    factor, _ = rates(prior.currency, statement.currency, statement.period_end)
+                    statement.carried_from = prior
+                    statement.carried_in = quantize(prior.carry_out * factor, statement.currency)
+                if current is None and not rows and not statement.carried_in:
+                    continue
+                summary = Summary()
+                if current is not None:
+                    base = old.get(current.pk)
+                    if base is not None:
+                        summary.subtotals.update(base.subtotals)
+                        summary.count, summary.versions = base.count, set(base.versions)
+                for row in rows:
+                    summary.add(row[5], row[4], row[6])
+                _compute(statement, affiliate=affiliate, summary=summary,
+                         adjustments=adjusted.get(statement.pk, ZERO) if current else ZERO, rate=rates)  # fmt: skip
+            except Problem as problem:
+                if strict and (brand is not None or len(scopes) == 1):
+                    raise
+                problems.append(problem)
+                continue
+            results.append((statement, current, before, rows))
+        if problems:
+            if strict and not results:
+                raise problems[0]
+            for problem in problems:
+                out.skipped.append({"affiliate": affiliate.pk, "code": problem.code, "message": str(problem.detail)})
+        for statement, current, before, rows in results:
+            if current is None:
+                created.append(statement)
+            else:
+                diff = {n: [str(before[n]), str(getattr(statement, n))] for n in TOTAL_FIELDS
+                        if before[n] != getattr(statement, n)}  # fmt: skip
+                if diff or rows:
+                    changed.append((statement, diff))
+            pending_lines.append((statement, rows))
+            out.statements.append(statement)
+            out.created += current is None
+            out.refreshed += current is not None
+    PayoutStatement.objects.bulk_create(created, batch_size=1000)
     try:
         StatementLine.objects.bulk_create(
             [
-                StatementLine(statement=statement, entry_id=pk, kind=kind, amount=amount, currency=currency)
-                for pk, kind, amount, currency, _ in new_ids
+                StatementLine(statement_id=statement.pk, entry_id=r[0], kind=r[3], amount=r[4], currency=r[5])
+                for statement, rows in pending_lines
+                for r in rows
             ],
-            batch_size=5000,
+            batch_size=10000,
         )
     except IntegrityError:
         raise Problem(
@@ -301,54 +523,15 @@ def _statement_for_scope(
             title="Entries were taken by another statement meanwhile.",
             detail="Generate again: the entries already on a statement are left out.",
         ) from None
-    if existing is not None:
-        before = _totals(statement)
-        _compute(statement, affiliate=affiliate)
-        if new_ids or _totals(statement) != before:
-            statement.save()
-    return statement, existing is None
-
-
-def _totals(statement: PayoutStatement) -> tuple:
-    return (
-        statement.entries_total, statement.carried_in, statement.carried_from_id, statement.adjustments_total,
-        statement.total, statement.amount, statement.carry_out, statement.written_off, statement.threshold,
-        statement.currency, statement.explanation, statement.fx_rates,
-    )  # fmt: skip
-
-
-def _brands_to_state(affiliate: Affiliate, period: periods.Period) -> list[Brand]:
-    """The brands a per-brand affiliate gets a statement for: those with approved entries not yet on one, or
-    with a balance carried from an earlier statement, or with a statement for the period already."""
-    ids = set(
-        CommissionEntry.objects.filter(affiliate_id=affiliate.pk, status=EntryStatus.APPROVED)
-        .order_by()
-        .values_list("brand_id", flat=True)
-        .distinct()
-    )
-    stated = PayoutStatement.objects.filter(affiliate_id=affiliate.pk, status__in=LIVE_STATUSES, brand__isnull=False)
-    stated = stated.filter(Q(period_start__lt=period.start) & ~Q(carry_out=0) | Q(period=period.key))
-    ids |= set(stated.order_by().values_list("brand_id", flat=True).distinct())
-    return list(Brand.objects.filter(pk__in=ids).order_by("pk"))
-
-
-def _check_period(affiliate: Affiliate, period: periods.Period, brands: list[Brand], now: dt.datetime) -> None:
-    if affiliate.payout_frequency != period.frequency:
-        raise Problem(
-            status_code=400,
-            code="period_frequency_mismatch",
-            title="The period does not match the affiliate's payout frequency.",
-            detail=f"{affiliate} is paid {affiliate.payout_frequency}; {period.key} is a {period.frequency} period.",
+    if changed:
+        for statement, _ in changed:
+            statement.updated_at = timezone.now()
+        PayoutStatement.objects.bulk_update(
+            [s for s, _ in changed], [n.removesuffix("_id") for n in TOTAL_FIELDS] + ["updated_at"], batch_size=500
         )
-    for brand in brands:
-        if not period.closed(brand.timezone, now):
-            raise Problem(
-                status_code=409,
-                code="period_open",
-                title="The period has not ended yet.",
-                detail=f"{period.key} ends at {period.end_moment(brand.timezone).isoformat()} ({brand.timezone}); "
-                "statements are drawn up once it is over.",
-            )
+    _audit_created(created, by)
+    _audit_updated(changed, by)
+    return out
 
 
 def statement_generate(
@@ -356,64 +539,33 @@ def statement_generate(
 ) -> Generation:
     """Draw up (or refresh, while draft) an affiliate's statements for a period: one per brand or one across
     brands, as the affiliate is configured. Idempotent: running it again with nothing new changes nothing.
-    Raises Problem for a bad period, a suspended affiliate, a paid or approved period, or a missing FX rate."""
+    Raises Problem for a bad period, a suspended affiliate, a paid or approved period, or a missing FX rate
+    (where the affiliate has several brands and only some are refused, those are listed in `skipped`)."""
+    p = _parse(period)
+    with transaction.atomic():
+        return _generate_batch(affiliate_ids=[affiliate.pk], period=p, brand=brand, by=by, now=now or timezone.now(),
+                               strict=True)  # fmt: skip
+
+
+def _parse(period: str) -> periods.Period:
     try:
-        p = periods.parse(period)
+        return periods.parse(period)
     except periods.PeriodError as exc:
         raise Problem(status_code=400, code="invalid_period", title="Invalid period.", detail=str(exc)) from None
-    now = now or timezone.now()
-    out = Generation()
-    with transaction.atomic():
-        affiliate = Affiliate.objects.select_for_update().get(pk=affiliate.pk)
-        if affiliate.payout_scope == PayoutScope.ALL_BRANDS:
-            scopes = [None]
-            check = list(Brand.objects.filter(commissions__affiliate=affiliate).distinct()) or list(
-                Brand.objects.all()[:1]
-            )
-        else:
-            scopes = [brand] if brand is not None else _brands_to_state(affiliate, p)
-            check = [b for b in scopes if b is not None]
-        _check_period(affiliate, p, check, now)
-        if brand is not None and affiliate.payout_scope == PayoutScope.ALL_BRANDS:
-            raise Problem(
-                status_code=400,
-                code="scope_mismatch",
-                title="The affiliate is paid across brands.",
-                detail=f"{affiliate} gets one statement across all brands; generate without a brand.",
-            )
-        problems: list[Problem] = []
-        for scope in scopes:
-            try:
-                # A savepoint per brand only where one brand's refusal must not undo another's statement.
-                with transaction.atomic() if len(scopes) > 1 else nullcontext():
-                    statement, created = _statement_for_scope(affiliate=affiliate, brand=scope, period=p, by=by)
-            except Problem as problem:
-                if brand is not None or len(scopes) == 1:
-                    raise
-                # One brand's statement already approved or paid: the affiliate's other brands go on.
-                problems.append(problem)
-                out.skipped.append({"affiliate": affiliate.pk, "code": problem.code, "message": str(problem.detail)})
-                continue
-            if statement is not None:
-                out.statements.append(statement)
-                out.created += created
-                out.refreshed += not created
-        if problems and not out.statements:
-            raise problems[0]
-    return out
+
+
+BATCH = 1000  # affiliates per transaction in statements_generate
 
 
 def statements_generate(
     *, period: str, brand: Brand | None = None, affiliate_ids: list[int] | None = None, by=None,
     now: dt.datetime | None = None,
 ) -> Generation:  # fmt: skip
-    """`statement_generate` for every active affiliate paid at the period's frequency (or those given), each
-    in its own transaction: an affiliate that cannot be stated is skipped with the reason, never the others."""
-    try:
-        p = periods.parse(period)
-    except periods.PeriodError as exc:
-        raise Problem(status_code=400, code="invalid_period", title="Invalid period.", detail=str(exc)) from None
-    if brand is not None and not p.closed(brand.timezone, now or timezone.now()):
+    """`statement_generate` for every active affiliate paid at the period's frequency (or those given), a batch of
+    affiliates per transaction: an affiliate that cannot be stated is skipped with the reason, never the others."""
+    p = _parse(period)
+    now = now or timezone.now()
+    if brand is not None and not p.closed(brand.timezone, now):
         raise Problem(
             status_code=409, code="period_open", title="The period has not ended yet.",
             detail=f"{p.key} ends at {p.end_moment(brand.timezone).isoformat()} ({brand.timezone}).",
@@ -425,28 +577,30 @@ def statements_generate(
         rows = rows.filter(status=AffiliateStatus.ACTIVE)
     if brand is not None:
         rows = rows.filter(payout_scope=PayoutScope.PER_BRAND)
-    out = Generation()
     ids = list(rows.order_by("pk").values_list("pk", flat=True))
+    out = Generation()
     for start in range(0, len(ids), BATCH):
-        # A batch of affiliates commits once (each affiliate in its own savepoint, so one that is refused rolls
-        # back alone): the commit, not the work, is what a statement of a few hundred lines mostly costs.
-        with transaction.atomic():
-            for affiliate in Affiliate.objects.filter(pk__in=ids[start : start + BATCH]).order_by("pk"):
+        try:
+            with transaction.atomic():
+                one = _generate_batch(affiliate_ids=ids[start : start + BATCH], period=p, brand=brand, by=by, now=now)
+        except Problem as problem:  # a conflict with a concurrent run: that batch again, one by one
+            one = Generation()
+            for affiliate_id in ids[start : start + BATCH]:
                 try:
-                    one = statement_generate(affiliate=affiliate, period=p.key, brand=brand, by=by, now=now)
-                except Problem as problem:
-                    out.skipped.append(
-                        {"affiliate": affiliate.pk, "code": problem.code, "message": str(problem.detail)}
-                    )
-                    continue
-                out.statements += one.statements
-                out.created += one.created
-                out.refreshed += one.refreshed
-                out.skipped += one.skipped
+                    with transaction.atomic():
+                        part = _generate_batch(affiliate_ids=[affiliate_id], period=p, brand=brand, by=by, now=now)
+                except Problem:
+                    part = Generation(skipped=[{"affiliate": affiliate_id, "code": problem.code,
+                                                "message": str(problem.detail)}])  # fmt: skip
+                one.statements += part.statements
+                one.created += part.created
+                one.refreshed += part.refreshed
+                one.skipped += part.skipped
+        out.statements += one.statements
+        out.created += one.created
+        out.refreshed += one.refreshed
+        out.skipped += one.skipped
     return out
-
-
-BATCH = 100  # affiliates per transaction in statements_generate
 
 
 def statements_generate_closed(*, now: dt.datetime | None = None) -> Generation:
