@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
@@ -116,18 +116,44 @@ def _carries_negative(affiliate_id: int, version_ids: set[int], carried_in: Deci
     return any(versions.values())
 
 
+def _scope_versions(statement: PayoutStatement) -> set[int]:
+    """The deal versions of the affiliate's entries in the statement's scope up to its end (for a negative total)."""
+    end = dt.datetime.combine(statement.period_end + dt.timedelta(days=2), dt.time.min, tzinfo=dt.UTC)
+    rows = CommissionEntry.objects.filter(
+        affiliate_id=statement.affiliate_id, occurred_at__lt=end, deal_version_id__isnull=False
+    )
+    if statement.brand_id:
+        rows = rows.filter(brand_id=statement.brand_id)
+    return set(rows.order_by().values_list("deal_version_id", flat=True).distinct())
+
+
+def _sums(queryset, keys: tuple[str, ...]) -> list[tuple]:
+    """(*keys, sum of amount, count) per group. PostgreSQL sums NUMERIC exactly; SQLite's SUM is floating point,
+    so there the rows are added up here, in Decimal."""
+    if connection.vendor == "postgresql":
+        return list(
+            queryset.order_by().values(*keys).annotate(total=Sum("amount"), n=Count("pk"))
+            .values_list(*keys, "total", "n")
+        )  # fmt: skip
+    groups: dict = {}
+    for *group, amount in queryset.order_by().values_list(*keys, "amount").iterator(chunk_size=10000):
+        total, n = groups.get(tuple(group), (ZERO, 0))
+        groups[tuple(group)] = (total + Decimal(amount), n + 1)
+    return [(*group, total, n) for group, (total, n) in groups.items()]
+
+
 @dataclass
 class Summary:
     """A statement's lines in short: the sum per entry currency, how many, and the deal versions they came from."""
 
     subtotals: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))
     count: int = 0
-    versions: set = field(default_factory=set)
+    versions: set | None = field(default_factory=set)  # None: not read (looked up only for a negative total)
 
     def add(self, currency: str, amount: Decimal, version_id: int | None, n: int = 1) -> None:
         self.subtotals[currency] += amount
         self.count += n
-        if version_id:
+        if version_id and self.versions is not None:
             self.versions.add(version_id)
 
 
@@ -168,7 +194,9 @@ def _compute(
     statement.total = quantize(entries_total + statement.carried_in + adjustments, ccy)
     statement.threshold = affiliate.payout_threshold
     total = statement.total
-    statement.negative_carryover = total < 0 and _carries_negative(affiliate.pk, versions, statement.carried_in)
+    statement.negative_carryover = total < 0 and _carries_negative(
+        affiliate.pk, versions if versions is not None else _scope_versions(statement), statement.carried_in
+    )
     parts = [f"{count} approved entr{'y' if count == 1 else 'ies'}: {_money(entries_total, ccy)}"]
     for row in fx_rows:
         if row["currency"] != ccy:
@@ -390,28 +418,17 @@ def _generate_batch(
     when = Q()
     for b in brands.values():
         when |= Q(brand_id=b.pk, occurred_at__lt=period.end_moment(b.timezone))
+    # What each affiliate has to state, per brand and currency, summed by the database (the lines themselves are
+    # copied from the ledger by one INSERT … SELECT below, never through Python).
     new_lines: dict = defaultdict(list)
-    for row in (
-        eligible.filter(when)
-        .order_by("pk")
-        .values_list("pk", "affiliate_id", "brand_id", "kind", "amount", "currency", "deal_version_id")
-    ):
-        new_lines[row[1]].append(row)
+    for row in _sums(eligible.filter(when), ("affiliate_id", "brand_id", "currency")):
+        new_lines[row[0]].append(row)
     drafts = [s.pk for s in existing.values() if s.status == StatementStatus.DRAFT]
-    old: dict = defaultdict(Summary)
-    for statement_id, currency, total, n in (
-        StatementLine.objects.filter(statement_id__in=drafts, live=True)
-        .values("statement_id", "currency")
-        .annotate(total=Sum("amount"), n=Count("pk"))
-        .values_list("statement_id", "currency", "total", "n")
+    old: dict = defaultdict(lambda: Summary(versions=None))
+    for statement_id, currency, total, n in _sums(
+        StatementLine.objects.filter(statement_id__in=drafts, live=True), ("statement_id", "currency")
     ):
         old[statement_id].add(currency, total, None, n)
-    for statement_id, version_id in (
-        StatementLine.objects.filter(statement_id__in=drafts, live=True, entry__deal_version_id__isnull=False)
-        .values_list("statement_id", "entry__deal_version_id")
-        .distinct()
-    ):
-        old[statement_id].versions.add(version_id)
     adjusted = dict(
         PayoutAdjustment.objects.filter(statement_id__in=drafts)
         .values("statement_id")
@@ -435,11 +452,11 @@ def _generate_batch(
         elif brand is not None:
             scopes = [brand]
         else:
-            ids = {row[2] for row in mine}
+            ids = {row[1] for row in mine}
             ids |= {s.brand_id for (a, _), s in existing.items() if a == affiliate.pk and s.brand_id}
             ids |= {s.brand_id for (a, _), s in previous.items() if a == affiliate.pk and s.brand_id and s.carry_out}
             scopes = [brands[i] for i in sorted(ids)]
-        check = [b for b in scopes if b is not None] or [brands[i] for i in sorted({row[2] for row in mine})]
+        check = [b for b in scopes if b is not None] or [brands[i] for i in sorted({row[1] for row in mine})]
         problem = _check_period(affiliate, period, check, now, brand)
         if problem is not None:
             skip(affiliate, problem)
@@ -449,7 +466,7 @@ def _generate_batch(
         for scope_brand in scopes:
             scope = scope_key(scope_brand)
             key = (affiliate.pk, scope)
-            rows = [r for r in mine if scope_brand is None or r[2] == scope_brand.pk]
+            rows = [r for r in mine if scope_brand is None or r[1] == scope_brand.pk]
             current = existing.get(key)
             try:
                 if current is not None and current.status == StatementStatus.PAID:
@@ -473,14 +490,12 @@ def _generate_batch(
                     statement.carried_in = quantize(prior.carry_out * factor, statement.currency)
                 if current is None and not rows and not statement.carried_in:
                     continue
-                summary = Summary()
-                if current is not None:
-                    base = old.get(current.pk)
-                    if base is not None:
-                        summary.subtotals.update(base.subtotals)
-                        summary.count, summary.versions = base.count, set(base.versions)
-                for row in rows:
-                    summary.add(row[5], row[4], row[6])
+                summary = Summary(versions=None)
+                if current is not None and current.pk in old:
+                    summary.subtotals.update(old[current.pk].subtotals)
+                    summary.count = old[current.pk].count
+                for _, _, currency, total, n in rows:
+                    summary.add(currency, total, None, n)
                 _compute(statement, affiliate=affiliate, summary=summary,
                          adjustments=adjusted.get(statement.pk, ZERO) if current else ZERO, rate=rates)  # fmt: skip
             except Problem as problem:
@@ -488,13 +503,13 @@ def _generate_batch(
                     raise
                 problems.append(problem)
                 continue
-            results.append((statement, current, before, rows))
+            results.append((statement, current, before, rows, summary))
         if problems:
             if strict and not results:
                 raise problems[0]
             for problem in problems:
                 out.skipped.append({"affiliate": affiliate.pk, "code": problem.code, "message": str(problem.detail)})
-        for statement, current, before, rows in results:
+        for statement, current, before, rows, summary in results:
             if current is None:
                 created.append(statement)
             else:
@@ -502,20 +517,13 @@ def _generate_batch(
                         if before[n] != getattr(statement, n)}  # fmt: skip
                 if diff or rows:
                     changed.append((statement, diff))
-            pending_lines.append((statement, rows))
+            pending_lines.append((statement, summary))
             out.statements.append(statement)
             out.created += current is None
             out.refreshed += current is not None
     PayoutStatement.objects.bulk_create(created, batch_size=1000)
     try:
-        StatementLine.objects.bulk_create(
-            [
-                StatementLine(statement_id=statement.pk, entry_id=r[0], kind=r[3], amount=r[4], currency=r[5])
-                for statement, rows in pending_lines
-                for r in rows
-            ],
-            batch_size=10000,
-        )
+        _insert_lines([s.pk for s, _ in pending_lines], [a.pk for a in affiliates], period, list(brands.values()))
     except IntegrityError:
         raise Problem(
             status_code=409,
@@ -529,9 +537,62 @@ def _generate_batch(
         PayoutStatement.objects.bulk_update(
             [s for s, _ in changed], [n.removesuffix("_id") for n in TOTAL_FIELDS] + ["updated_at"], batch_size=500
         )
+    _verify(pending_lines, changed)
     _audit_created(created, by)
     _audit_updated(changed, by)
     return out
+
+
+def _insert_lines(statement_ids: list[int], affiliate_ids: list[int], period: periods.Period, brands) -> None:
+    """Copy the eligible entries into lines of the batch's statements, in the database: approved, on no live
+    statement, before the period's end in their brand's time zone, matched to their affiliate's statement (the
+    one of their brand, or the one across brands)."""
+    if not statement_ids:
+        return
+    line, entry, statement = (m._meta.db_table for m in (StatementLine, CommissionEntry, PayoutStatement))
+    adapt = connection.ops.adapt_datetimefield_value
+    bounds = " OR ".join("(e.brand_id = %s AND e.occurred_at < %s)" for _ in brands) or "1 = 0"
+    params: list = [True]
+    params += statement_ids
+    params.append(EntryStatus.APPROVED)
+    params += affiliate_ids
+    for b in brands:
+        params += [b.pk, adapt(period.end_moment(b.timezone).astimezone(dt.UTC))]
+    params.append(True)
+    marks = ", ".join(["%s"] * len(statement_ids))
+    who = ", ".join(["%s"] * len(affiliate_ids))
+    sql = (
+        f"INSERT INTO {line} (statement_id, entry_id, kind, amount, currency, live) "  # noqa: S608 (model tables)
+        f"SELECT s.id, e.id, e.kind, e.amount, e.currency, %s FROM {entry} e "
+        f"JOIN {statement} s ON s.affiliate_id = e.affiliate_id AND (s.brand_id IS NULL OR s.brand_id = e.brand_id) "
+        f"WHERE s.id IN ({marks}) AND e.status = %s AND e.affiliate_id IN ({who}) AND ({bounds}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {line} l WHERE l.entry_id = e.id AND l.live = %s) ORDER BY e.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _verify(pending: list[tuple[PayoutStatement, Summary]], changed: list) -> None:
+    """The totals were computed from the sums read before the lines were copied; an entry approved in between
+    would make them differ. Compare, and recompute from the lines any statement where they do."""
+    if not pending:
+        return
+    actual: dict = defaultdict(dict)
+    for statement_id, currency, total, n in _sums(
+        StatementLine.objects.filter(statement_id__in=[s.pk for s, _ in pending], live=True),
+        ("statement_id", "currency"),
+    ):
+        actual[statement_id][currency] = (total, n)
+    touched = {s.pk for s, _ in changed}
+    for statement, summary in pending:
+        got = actual.get(statement.pk, {})
+        same_sums = {c: t for c, (t, _) in got.items()} == dict(summary.subtotals)
+        if same_sums and sum(n for _, n in got.values()) == summary.count:
+            continue
+        _compute(statement, affiliate=statement.affiliate)
+        statement.save()
+        if statement.pk not in touched:
+            changed.append((statement, {}))
 
 
 def statement_generate(
