@@ -81,6 +81,7 @@ def main() -> int:
     parser.add_argument("--affiliates", type=int, default=5000)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="Keep the database (default: drop it at the end).")
+    parser.add_argument("--batch", type=int, default=None, help="Affiliates per transaction (default: the service's).")
     args = parser.parse_args()
     database_recreate(server_url=PG_URL, name=DB_NAME)
     django_standalone(database_url=f"{PG_URL}/{DB_NAME}", broker_url=BROKER)
@@ -89,9 +90,13 @@ def main() -> int:
     print(f"booked {world['entries']:,} approved entries for {args.affiliates:,} affiliates in "
           f"{time.perf_counter() - t0:.1f}s (COPY, not timed)")  # fmt: skip
 
-    from commissions.payouts import exports, selectors
+    from commissions.payouts import exports, selectors, services
     from commissions.payouts.models import PayoutStatement, StatementLine
     from commissions.payouts.services import statements_generate
+
+    if args.batch:
+        services.BATCH = args.batch
+    print(f"batches of {services.BATCH:,} affiliates per transaction")
 
     now = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
     timings = {}

@@ -335,3 +335,20 @@ def test_the_beat_run_states_every_active_affiliate_once_and_skips_the_suspended
     again = services.statements_generate_closed(now=NOW)
     assert (result.created, again.created, again.refreshed) == (1, 0, 1)
     assert PayoutStatement.objects.get().affiliate == affiliate
+
+
+def test_an_entry_approved_while_lines_are_copied_is_counted_in_the_total(brand, affiliate, monkeypatch):
+    EntryFactory(affiliate=affiliate, brand=brand, amount=Decimal("200.00"))
+    late = EntryFactory(affiliate=affiliate, brand=brand, amount=Decimal("40.00"), status=EntryStatus.ON_HOLD)
+    copy = services._insert_lines
+
+    def approve_then_copy(*args):
+        # a hold released by another worker between the sums and the copy
+        CommissionEntry.objects.filter(pk=late.pk).update(status=EntryStatus.APPROVED)
+        copy(*args)
+
+    monkeypatch.setattr(services, "_insert_lines", approve_then_copy)
+    statement = one(affiliate)
+    assert statement.lines.count() == 2
+    statement.refresh_from_db()
+    assert (statement.entries_total, statement.total, statement.amount) == (Decimal("240.00"),) * 3
