@@ -1,6 +1,6 @@
 """Reads of the payouts app."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from .choices import StatementStatus
 from .models import PayoutStatement
@@ -10,7 +10,12 @@ PARTNER_STATUSES = (StatementStatus.APPROVED, StatementStatus.PAID)
 
 
 def payout_statements() -> QuerySet[PayoutStatement]:
-    return PayoutStatement.objects.select_related("affiliate", "brand", "invoice")
+    """Statements with what a list shows: affiliate, brand, invoice, adjustments and the number of entries."""
+    return (
+        PayoutStatement.objects.select_related("affiliate", "brand", "invoice")
+        .prefetch_related("adjustments")
+        .annotate(entry_count=Count("lines", filter=Q(lines__live=True)))
+    )
 
 
 def partner_statements(*, affiliate_id: int) -> QuerySet[PayoutStatement]:

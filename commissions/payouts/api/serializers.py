@@ -68,7 +68,8 @@ class PayoutStatementSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_entries(self, obj) -> int:
-        return obj.lines.filter(live=True).count()
+        counted = getattr(obj, "entry_count", None)
+        return counted if counted is not None else obj.lines.filter(live=True).count()
 
 
 PERIOD_HELP = "2026-11 (month), 2026-W45 (ISO week) or 2026-11-01..2026-11-15 (custom)."
