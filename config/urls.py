@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("commissions.api.urls")),
     path("", include("reports.api.urls")),
     path("", include("core.api.urls")),
+    path("", include("commissions.payouts.api.urls")),
 ]
 
 urlpatterns = [
