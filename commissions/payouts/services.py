@@ -21,6 +21,7 @@ from affiliates.models import Affiliate, Brand, DealAssignment, DealVersion
 from commissions import ledger
 from commissions.choices import EntryStatus
 from commissions.models import CommissionEntry
+from core.audit import audit_collect, audit_record
 from core.money import quantize
 from core.problems import Problem
 from integrations.fx import MissingRate, rate_for
@@ -329,43 +330,17 @@ class _Rates:
 
 def _audit_created(statements: list[PayoutStatement], by) -> None:
     """Audit-log rows for statements written in bulk (bulk inserts send no signals for auditlog to record)."""
-    from auditlog.models import LogEntry
-    from django.contrib.contenttypes.models import ContentType
-
-    if not statements:
-        return
-    content_type = ContentType.objects.get_for_model(PayoutStatement)
-    now = timezone.now()
     names = ("affiliate_id", "brand_id", "period", "status", "currency", "total", "amount", "carry_out", "carried_in")
-    LogEntry.objects.bulk_create(
-        [
-            LogEntry(
-                content_type=content_type, object_pk=str(s.pk), object_id=s.pk, object_repr=str(s)[:200],
-                action=LogEntry.Action.CREATE, actor=by, timestamp=now,
-                changes={name: ["None", str(getattr(s, name))] for name in names},
-            )
-            for s in statements
-        ],
-        batch_size=2000,
-    )  # fmt: skip
+    with audit_collect():
+        for s in statements:
+            audit_record(obj=s, action="create", changes={n: (None, getattr(s, n)) for n in names}, actor=by)
 
 
 def _audit_updated(pairs: list[tuple[PayoutStatement, dict]], by) -> None:
-    from auditlog.models import LogEntry
-    from django.contrib.contenttypes.models import ContentType
-
-    if not pairs:
-        return
-    content_type = ContentType.objects.get_for_model(PayoutStatement)
-    now = timezone.now()
-    LogEntry.objects.bulk_create(
-        [
-            LogEntry(content_type=content_type, object_pk=str(s.pk), object_id=s.pk, object_repr=str(s)[:200],
-                     action=LogEntry.Action.UPDATE, actor=by, timestamp=now, changes=changes)
-            for s, changes in pairs if changes
-        ],
-        batch_size=2000,
-    )  # fmt: skip
+    with audit_collect():
+        for s, changes in pairs:
+            if changes:
+                audit_record(obj=s, changes={name: tuple(change) for name, change in changes.items()}, actor=by)
 
 
 TOTAL_FIELDS = (
@@ -808,7 +783,7 @@ def statement_approve(*, statement: PayoutStatement, by=None) -> PayoutStatement
     return statement
 
 
-def _settle_entries(statement: PayoutStatement) -> None:
+def _settle_entries(statement: PayoutStatement, by=None) -> None:
     ids = list(statement.lines.filter(live=True).values_list("entry_id", flat=True))
     changed = ledger.entries_mark_paid(entry_ids=ids)
     if changed != len(ids):
@@ -818,6 +793,14 @@ def _settle_entries(statement: PayoutStatement) -> None:
             title="Some entries of the statement are no longer approved.",
             detail=f"{len(ids) - changed} of {len(ids)} entries changed meanwhile; nothing was marked paid.",
         )
+    # The ledger moves them by a queryset update, which auditlog does not see: one history row per entry.
+    reason = f"Paid with payout statement #{statement.pk} ({statement.payment_reference})."
+    with audit_collect():
+        for entry_id in ids:
+            audit_record(
+                model=CommissionEntry, pk=entry_id, changes={"status": (EntryStatus.APPROVED, EntryStatus.PAID)},
+                actor=by, reason=reason,
+            )  # fmt: skip
 
 
 def statement_mark_paid(
@@ -854,7 +837,7 @@ def statement_mark_paid(
         statement.paid_at, statement.paid_by, statement.paid_on = now, by, paid_on
         statement.payment_reference, statement.payment_method = reference[:200], method[:20]
         statement.save()
-        _settle_entries(statement)
+        _settle_entries(statement, by)
         earlier = statement.carried_from
         while earlier is not None and earlier.status == StatementStatus.APPROVED and earlier.amount == 0:
             earlier = PayoutStatement.objects.select_for_update().get(pk=earlier.pk)
@@ -863,7 +846,7 @@ def statement_mark_paid(
             earlier.payment_reference = f"carried into #{statement.pk}: {reference}"[:200]
             earlier.payment_method = method[:20]
             earlier.save()
-            _settle_entries(earlier)
+            _settle_entries(earlier, by)
             earlier = earlier.carried_from
         _announce(statement, "payout.paid")
     return statement

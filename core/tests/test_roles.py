@@ -4,7 +4,6 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group, Permission
-from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from affiliates.choices import AffiliateStatus
@@ -47,18 +46,39 @@ def test_sync_is_idempotent_and_keeps_a_grant_made_by_hand():
     assert Group.objects.filter(name__in=[roles.FINANCE_GROUP, roles.MANAGER_GROUP, roles.READ_ONLY_GROUP]).count() == 3
 
 
-def test_payout_permissions_go_to_finance_once_they_exist_and_mark_paid_never_to_managers():
-    payout = ContentType.objects.get_or_create(app_label="payouts", model="payout")[0]
-    for codename in ("approve_payout", "mark_paid_payout", "view_payout"):
-        Permission.objects.get_or_create(content_type=payout, codename=codename, defaults={"name": codename})
+def test_payout_permissions_go_to_finance_and_mark_paid_never_to_managers():
     managers = Group.objects.get(name=roles.MANAGER_GROUP)
-    managers.permissions.add(Permission.objects.get(codename="mark_paid_payout"))  # a slip by hand
-    roles.roles_sync()
+    managers.permissions.add(Permission.objects.get(content_type__app_label="payouts", codename="mark_paid_payout"))
+    roles.roles_sync()  # a slip by hand is undone
     assert {roles.APPROVE_PAYOUT, roles.MARK_PAID_PAYOUT} <= codenames(roles.FINANCE_GROUP)
     assert roles.APPROVE_PAYOUT in codenames(roles.MANAGER_GROUP)
     assert roles.MARK_PAID_PAYOUT not in codenames(roles.MANAGER_GROUP)
-    assert "payouts.view_payout" in codenames(roles.READ_ONLY_GROUP)
+    assert "payouts.view_payoutstatement" in codenames(roles.READ_ONLY_GROUP)
     assert roles.APPROVE_PAYOUT not in codenames(roles.READ_ONLY_GROUP)
+
+
+def test_manager_approves_a_statement_but_cannot_mark_it_paid_and_finance_can(client):
+    from decimal import Decimal
+
+    from affiliates.tests.factories import BrandFactory
+    from commissions.payouts import services
+    from commissions.payouts.choices import StatementStatus
+    from commissions.payouts.models import PayoutStatement
+    from commissions.payouts.tests.factories import EntryFactory
+
+    affiliate = AffiliateFactory(name="Acme Media", payment_method="bank_transfer")
+    EntryFactory(affiliate=affiliate, brand=BrandFactory(), amount=Decimal("321.09"))
+    [statement] = services.statement_generate(affiliate=affiliate, period="2026-10").statements
+    base = f"/admin/payouts/payoutstatement/{statement.pk}"
+    client.force_login(role_user("mona", roles.MANAGER_GROUP))
+    client.post(f"{base}/approve/")
+    assert PayoutStatement.objects.get().status == StatementStatus.APPROVED
+    client.post(f"{base}/mark-paid/", {"reference": "SEPA-1"})
+    assert PayoutStatement.objects.get().status == StatementStatus.APPROVED
+
+    client.force_login(role_user("fiona", roles.FINANCE_GROUP))
+    client.post(f"{base}/mark-paid/", {"reference": "SEPA-1"})
+    assert PayoutStatement.objects.get().status == StatementStatus.PAID
 
 
 def test_every_admin_action_names_the_permission_it_needs():

@@ -135,3 +135,22 @@ def test_every_change_of_a_statement_is_in_the_audit_log_with_its_reason(admin_c
     assert last.changes_dict["status"] == ["draft", "cancelled"]
     assert last.changes_dict["cancel_reason"] == ["", "Threshold was wrong"]
     assert last.actor is not None and last.actor.is_superuser
+
+
+def test_entries_paid_with_a_statement_each_record_the_payment_in_their_history(admin_client, statement):
+    from auditlog.models import LogEntry
+
+    from commissions.models import CommissionEntry
+
+    base = f"/admin/payouts/payoutstatement/{statement.pk}"
+    admin_client.post(f"{base}/approve/")
+    admin_client.post(f"{base}/mark-paid/", {"reference": "SEPA-77"})
+
+    entry_ids = list(statement.lines.values_list("entry_id", flat=True))
+    assert entry_ids
+    for entry_id in entry_ids:
+        [row] = LogEntry.objects.get_for_objects(CommissionEntry.objects.filter(pk=entry_id)).filter(
+            changes__status=["approved", "paid"]
+        )
+        assert row.additional_data["reason"] == f"Paid with payout statement #{statement.pk} (SEPA-77)."
+        assert row.actor is not None and row.actor.is_superuser
