@@ -283,6 +283,11 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"BearerKey": {"type": "http", "scheme": "bearer", "description": "API key"}}
     },
     "SECURITY": [{"BearerKey": []}],
+    # Every operation's problem+json error answers (core/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.add_problem_responses",
+    ],
 }
 
 # --- Admin (django-unfold) --------------------------------------------------------------------
