@@ -177,7 +177,7 @@ class ConversionEventSerializer(serializers.ModelSerializer):
 
 class InboundEventSerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    mapping_version = serializers.SlugRelatedField(slug_field="version", read_only=True)
+    mapping_version = serializers.SlugRelatedField(slug_field="version", read_only=True, allow_null=True)
 
     class Meta:
         model = InboundEvent
