@@ -58,8 +58,7 @@ def _real_ids(path: str, affiliate) -> list:
     from affiliates.models import Affiliate, Brand, Deal, DealAssignment
     from commissions.models import CommissionEntry
     from integrations.models import InboundEvent, Source
-    from integrations.monitoring.models import Alert
-    from integrations.monitoring.models import ReconciliationRun
+    from integrations.monitoring.models import Alert, ReconciliationRun
     from integrations.webhooks.models import Delivery, PartnerPostback, WebhookEndpoint
     from tracking.models import ConversionEvent, Customer, TrackingLink
 
@@ -108,6 +107,26 @@ def _checks():
     ]
 
 
+def _fuzz(operation, mode, *, headers: dict, ids: list, slug: str, checks: list) -> None:
+    """Call `operation` with EXAMPLES generated requests of `mode`; raise what the checks found."""
+    from schemathesis import GenerationMode
+
+    params = re.findall(r"{(\w+)}", operation.path)
+
+    @seed(20261204)
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
+    def run(case, data):
+        if ids and params:
+            name = params[-1]
+            case.path_parameters[name] = data.draw(st.sampled_from([*ids, case.path_parameters[name]]))
+        if operation.path.startswith("/postback/") and mode is GenerationMode.POSITIVE:
+            case.path_parameters["slug"] = slug
+        case.call_and_validate(headers=headers, checks=checks)
+
+    run()
+
+
 def test_every_operation_answers_as_the_schema_says(demo):
     import schemathesis
     from schemathesis import GenerationMode
@@ -123,27 +142,9 @@ def test_every_operation_answers_as_the_schema_says(demo):
         scope = _scope(operation.method.upper(), operation.path)
         headers = {"Authorization": f"Bearer {demo['keys'][scope]}"}
         ids = _real_ids(operation.path, demo["affiliate"])
-        params = re.findall(r"{(\w+)}", operation.path)
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @seed(20261204)
-            @settings(
-                max_examples=EXAMPLES,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
-            def run(case, data):
-                if ids and params:
-                    name = params[-1]
-                    case.path_parameters[name] = data.draw(st.sampled_from([*ids, case.path_parameters[name]]))
-                if operation.path.startswith("/postback/") and mode is GenerationMode.POSITIVE:
-                    case.path_parameters["slug"] = demo["source"].slug
-                case.call_and_validate(headers=headers, checks=checks)
-
             try:
-                run()
-            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every operation is tried; all are listed
+                _fuzz(operation, mode, headers=headers, ids=ids, slug=demo["source"].slug, checks=checks)
+            except (Exception, BaseExceptionGroup) as exc:  # every operation is tried; all failures are listed
                 failures.append(f"{operation.method.upper()} {operation.path} [{mode.value}]: {exc}")
     assert not failures, "\n\n".join(failures)
