@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from affiliates.models import Affiliate, Brand
-from core.serializers import MoneyAmountField, StrictSerializer
+from core.serializers import MoneyAmountField, ObjectIdField, StrictSerializer
 
 from ..models import CommissionEntry
 
@@ -25,7 +25,7 @@ class DecisionInputSerializer(StrictSerializer):
 
 
 class BulkDecisionInputSerializer(StrictSerializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000)
+    ids = serializers.ListField(child=ObjectIdField(), min_length=1, max_length=1000)
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
