@@ -34,7 +34,8 @@ class RecalculationInputSerializer(StrictSerializer):
     brand = serializers.SlugRelatedField(
         slug_field="slug", queryset=Brand.objects.all(), required=False, allow_null=True
     )
-    period = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", required=False, allow_null=True)
+    # 1970-2999: year 0 (or 9999, whose next month is year 10000) has no calendar to close a period in
+    period = serializers.RegexField(r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$", required=False, allow_null=True)
     apply = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):
