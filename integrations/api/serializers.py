@@ -51,7 +51,7 @@ class SourceCreatedSerializer(SourceSerializer):
 
 
 class MappingVersionSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = MappingVersion
