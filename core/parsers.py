@@ -5,9 +5,47 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+# No event, mapping or API body nests anywhere near this deep; a deeper document is an attack on the parser
+# (Python's recursion limit) or on whatever walks or re-serializes it later (orjson stops at 255 levels).
+MAX_JSON_DEPTH = 64
+
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
+
+
+class JSONTooDeep(ValueError):
+    def __init__(self, limit: int = MAX_JSON_DEPTH):
+        super().__init__(f"JSON nested deeper than {limit} levels")
+
+
+def _deeper_than(value, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def json_loads(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH):
+    """JSON with numbers as Decimal, NaN and Infinity refused, and nesting bounded; a ValueError
+    (JSONTooDeep, UnicodeDecodeError, JSONDecodeError) for anything else."""
+    try:
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError:
+        raise JSONTooDeep(max_depth) from None
+    opening = raw.count(b"{" if isinstance(raw, bytes) else "{") + raw.count(b"[" if isinstance(raw, bytes) else "[")
+    if opening > max_depth and _deeper_than(data, max_depth):  # a document with few brackets cannot nest deep
+        raise JSONTooDeep(max_depth)
+    return data
 
 
 class DecimalJSONParser(JSONParser):
@@ -36,6 +74,6 @@ class DecimalJSONParser(JSONParser):
         if limit and len(raw) > limit:
             raise RequestTooLarge(limit)
         try:
-            return json.loads(raw.decode(encoding), parse_float=Decimal, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            return json_loads(raw.decode(encoding))
+        except ValueError as exc:  # also UnicodeDecodeError and JSONTooDeep
             raise ParseError(f"JSON parse error - {exc}") from None
