@@ -8,8 +8,6 @@ id. It is pure Python (no database) and costs tens of microseconds; FX, attribut
 event are the worker's.
 """
 
-import json
-from decimal import Decimal
 from urllib.parse import unquote_plus
 
 from django.conf import settings
@@ -23,7 +21,7 @@ from rest_framework.views import APIView
 from core.auth import bearer_token
 from core.keys import authenticate_key
 from core.models import ApiKeyScope
-from core.parsers import _reject_constant
+from core.parsers import JSONTooDeep, json_loads
 from core.problems import problem_response
 
 from .ingestion import RequestMeta, inbound_receive, inbound_store_rejected, rate_limit_retry_after, source_runtime
@@ -69,6 +67,12 @@ def rate_limited(runtime, meta, retry_after: int, body: str = "") -> JsonRespons
     return response
 
 
+class _TooManyFields(TooManyFieldsSent):
+    def __init__(self, key: str):
+        super().__init__("The number of GET/POST parameters exceeded settings.DATA_UPLOAD_MAX_NUMBER_FIELDS.")
+        self.key = key
+
+
 def _query(request) -> tuple[dict, str]:
     """(the first value of each query parameter but the key, the key's last value), decoded as Django's
     request.GET would be, without building the QueryDict."""
@@ -86,7 +90,12 @@ def _query(request) -> tuple[dict, str]:
         text = data.decode("iso-8859-1")
     limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
     if limit is not None and text.count("&") + 1 > limit:
-        raise TooManyFieldsSent("The number of GET/POST parameters exceeded settings.DATA_UPLOAD_MAX_NUMBER_FIELDS.")
+        # refused after the key is checked, so that a source's malformed request is stored (DESIGN 5.1)
+        key = ""
+        for part in text.split("&"):
+            if part.startswith(KEY_PARAM + "="):
+                key = unquote_plus(part[len(KEY_PARAM) + 1 :], encoding=encoding)
+        raise _TooManyFields(key)
     payload: dict = {}
     key = ""
     # urllib's parse_qsl(keep_blank_values=True), unquoting only what needs it.
@@ -121,8 +130,10 @@ def _parse(request, payload: dict) -> tuple[dict | None, str, str, str]:
         return payload, body, "", ""
     if content_type == "application/json" or content_type.endswith("+json"):
         try:
-            data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = json_loads(raw)
+        except JSONTooDeep as exc:
+            return None, body[:4096], "json_too_deep", f"The body is {exc}."
+        except ValueError as exc:  # also UnicodeDecodeError
             return None, body, "invalid_json", f"The body is not valid JSON: {exc}"
         if not isinstance(data, dict):
             return None, body, "invalid_payload", "The JSON body must be an object (one event)."
@@ -149,7 +160,11 @@ def postback(request, slug: str):
     runtime = source_runtime(slug=slug)
     if runtime is None:
         return problem_response(404, "unknown_source", f"No active source {slug!r}.")
-    query, query_key = _query(request)
+    try:
+        query, query_key = _query(request)
+        too_many = False
+    except _TooManyFields as exc:
+        query, query_key, too_many = {}, exc.key, True
     denied = authenticate_source(request, runtime, query_key)
     if denied is not None:
         return denied
@@ -160,6 +175,11 @@ def postback(request, slug: str):
         query_string=_strip_key(request.META.get("QUERY_STRING", "")),
         remote_addr=request.META.get("REMOTE_ADDR") or None,
     )
+    if too_many:
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        detail = f"A postback may carry at most {limit} parameters."
+        stored = inbound_store_rejected(runtime=runtime, meta=meta, code="too_many_fields", detail=detail)
+        return problem_response(400, "too_many_fields", detail, id=str(stored.pk))
     retry_after = rate_limit_retry_after(runtime=runtime)
     if retry_after:
         return rate_limited(runtime, meta, retry_after)
