@@ -142,7 +142,9 @@ def _parse(request, payload: dict) -> tuple[dict | None, str, str, str]:
         from django.http import QueryDict
 
         form = QueryDict(raw, encoding=request.encoding or "utf-8")
-        return {**payload, **{k: v[0] for k, v in form.lists() if k != KEY_PARAM and v}}, body, "", ""
+        # a key sent in the form is not a credential here (only the query's and the header's are), but it is
+        # one somewhere: it is not stored
+        return {**payload, **{k: v[0] for k, v in form.lists() if k != KEY_PARAM and v}}, _strip_key(body), "", ""
     return (
         None,
         body,
@@ -203,10 +205,16 @@ def _answer(status: int, inbound_id: int, outcome: str) -> HttpResponse:
 
 
 def _strip_key(query_string: str) -> str:
-    """The query string as stored: the key is a credential and is never stored."""
-    if KEY_PARAM + "=" not in query_string:
+    """The query string (or form body) as stored: the key is a credential and is never stored, however its
+    name is spelled (`key=`, or percent-encoded as `%6Bey=`, which _query also reads as the key)."""
+    if KEY_PARAM + "=" not in query_string and "%" not in query_string:
         return query_string
-    return "&".join(part for part in query_string.split("&") if not part.startswith(KEY_PARAM + "="))
+    return "&".join(part for part in query_string.split("&") if _name(part) != KEY_PARAM)
+
+
+def _name(part: str) -> str:
+    name = part.partition("=")[0]
+    return unquote_plus(name) if "%" in name or "+" in name else name
 
 
 class PostbackAnswerSerializer(serializers.Serializer):
