@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from affiliates.models import Brand
-from core.serializers import StrictModelSerializer, StrictSerializer
+from core.serializers import ObjectIdField, StrictModelSerializer, StrictSerializer
 from tracking.models import ConversionEvent
 
 from ..mapping import HINT_FIELDS
@@ -208,7 +208,7 @@ class FxImportResultSerializer(serializers.Serializer):
 
 
 class ReplaySerializer(StrictSerializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=10_000)
+    ids = serializers.ListField(child=ObjectIdField(), min_length=1, max_length=10_000)
 
 
 @extend_schema_field(serializers.DictField(child=serializers.CharField()))
