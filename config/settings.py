@@ -379,6 +379,8 @@ UNFOLD = {
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "integrations.monitoring.views.dashboard_callback",
     "SIDEBAR": {"show_search": True},
+    # the account menu links to the TOTP enrolment page (core/security/admin_site.py)
+    "ACCOUNT": {"navigation": [{"title": "Two-factor authentication", "link": "/admin/two-factor/"}]},
 }
 
 LOGGING = {
