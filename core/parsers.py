@@ -19,6 +19,37 @@ class JSONTooDeep(ValueError):
         super().__init__(f"JSON nested deeper than {limit} levels")
 
 
+class JSONNotText(ValueError):
+    def __init__(self):
+        super().__init__("JSON text holds a NUL character or an unpaired surrogate (\\u0000, \\ud800), not text")
+
+
+def unstorable_text(value: str) -> bool:
+    """A NUL or an unpaired surrogate: no PostgreSQL text or jsonb column stores it."""
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _holds_unstorable_text(value) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if unstorable_text(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def _deeper_than(value, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -36,8 +67,8 @@ def _deeper_than(value, limit: int) -> bool:
 
 
 def json_loads(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH):
-    """JSON with numbers as Decimal, NaN and Infinity refused, and nesting bounded; a ValueError
-    (JSONTooDeep, UnicodeDecodeError, JSONDecodeError) for anything else."""
+    """JSON with numbers as Decimal, NaN and Infinity refused, nesting bounded, and only storable text; a
+    ValueError (JSONTooDeep, JSONNotText, UnicodeDecodeError, JSONDecodeError) for anything else."""
     try:
         data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
     except RecursionError:
@@ -45,6 +76,9 @@ def json_loads(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH):
     opening = raw.count(b"{" if isinstance(raw, bytes) else "{") + raw.count(b"[" if isinstance(raw, bytes) else "[")
     if opening > max_depth and _deeper_than(data, max_depth):  # a document with few brackets cannot nest deep
         raise JSONTooDeep(max_depth)
+    # NUL and lone surrogates only arrive as \u escapes (raw bytes that decode hold neither)
+    if (b"\\u" in raw if isinstance(raw, bytes) else "\\u" in raw) and _holds_unstorable_text(data):
+        raise JSONNotText()
     return data
 
 

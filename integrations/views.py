@@ -186,6 +186,9 @@ def postback(request, slug: str):
     if retry_after:
         return rate_limited(runtime, meta, retry_after)
     payload, body, code, detail = _parse(request, query)
+    if not code and _holds_nul(payload):
+        # a %00 in the query or form: no text column stores it (JSON bodies are checked by json_loads)
+        code, detail = "invalid_text", "A parameter holds a NUL character (%00)."
     if code:
         stored = inbound_store_rejected(runtime=runtime, meta=meta, code=code, detail=detail, body=body)
         status = 413 if code == "body_too_large" else 400
@@ -196,6 +199,10 @@ def postback(request, slug: str):
     if answer.status == "duplicate":
         return _answer(200, answer.id, "duplicate")
     return _answer(202, answer.id, "accepted")
+
+
+def _holds_nul(payload: dict) -> bool:
+    return any(("\x00" in name) or (isinstance(value, str) and "\x00" in value) for name, value in payload.items())
 
 
 def _answer(status: int, inbound_id: int, outcome: str) -> HttpResponse:

@@ -59,10 +59,15 @@ CASES = {
     "not an object": (b"[1, 2, 3]", "application/json"),
     "xml": (b"<event/>", "application/xml"),
     "a number past any precision": (b'{"type": 1e999999, "customer_id": "c"}', "application/json"),
+    "a NUL escape": (b'{"type": "registration", "customer_id": "c\\u0000"}', "application/json"),
+    "an unpaired surrogate": (b'{"type": "registration", "\\udad5": "c"}', "application/json"),
+    "a NUL in the form": (b"type=registration&customer_id=c%00", "application/x-www-form-urlencoded"),
 }
 
 
-@pytest.mark.parametrize("case", sorted(set(CASES) - {"not an object", "a number past any precision"}))
+@pytest.mark.parametrize(
+    "case", sorted(set(CASES) - {"not an object", "a number past any precision", "a NUL in the form"})
+)
 def test_the_events_api_refuses_hostile_bodies_with_a_problem_and_stores_them(source, case):
     src, raw = source
     body, content_type = CASES[case]
@@ -101,6 +106,13 @@ def test_the_postback_refuses_hostile_bodies_with_a_problem_and_stores_them(sour
     stored = InboundEvent.objects.get(source=src)
     assert stored.status == InboundStatus.REJECTED and stored.reason_code
     assert str(stored.pk) == answer.json()["id"]
+
+
+def test_a_nul_in_the_query_is_refused_and_stored(source):
+    src, raw = source
+    answer = Client().get(f"/postback/{src.slug}/?type=registration&customer_id=c%00&key={raw}")
+    _problem(answer, 400, "invalid_text")
+    assert InboundEvent.objects.get(source=src).reason_code == "invalid_text"
 
 
 def test_an_oversized_events_body_is_413_and_stored(source):
