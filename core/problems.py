@@ -5,7 +5,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, DataError, IntegrityError, connections
+from django.db import DataError, IntegrityError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -108,12 +108,6 @@ def _rate_limited(exc: exceptions.Throttled) -> Problem:
 
 
 def problem_exception_handler(exc, context):
-    if isinstance(exc, DatabaseError):
-        # the statement failed and took the transaction with it: an enclosing atomic block (ATOMIC_REQUESTS,
-        # a caller's) must roll back rather than go on in a transaction the database refuses
-        for connection in connections.all(initialized_only=True):
-            if connection.in_atomic_block:
-                connection.set_rollback(True)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, Http404):
