@@ -115,6 +115,16 @@ def _checks():
     ]
 
 
+def _transaction_failed() -> bool:
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return False
+    import psycopg
+
+    return connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+
+
 def _fuzz(operation, mode, *, headers: dict, ids: list, slug: str, checks: list) -> None:
     """Call `operation` with EXAMPLES generated requests of `mode`; raise what the checks found."""
     from schemathesis import GenerationMode
@@ -133,7 +143,11 @@ def _fuzz(operation, mode, *, headers: dict, ids: list, slug: str, checks: list)
         # each request in its own savepoint, as each is its own transaction in production (autocommit): a
         # statement the database refuses (answered 400 or 409) must not abort the test's transaction
         with transaction.atomic():
-            case.call_and_validate(headers=headers, checks=checks)
+            try:
+                case.call_and_validate(headers=headers, checks=checks)
+            finally:
+                if _transaction_failed():  # a refused statement (answered 400): back to the savepoint
+                    transaction.set_rollback(True)
 
     run()
 
