@@ -157,3 +157,22 @@ def test_admin_rotate_action_shows_the_new_key_once(admin_client):
     key.refresh_from_db()
     assert key.replaced_by is not None and key.expires_at is not None
     assert ApiKey.objects.count() == 2
+
+
+def test_the_demo_manager_role_reaches_the_programme_but_not_users_keys_or_devices(client, monkeypatch, settings):
+    """Staff permissions per role, as far as this branch has roles: the demo's "Affiliate managers" group."""
+    import io
+
+    from django.core.management import call_command
+
+    from core.management.commands import seed_demo
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    monkeypatch.setattr(seed_demo, "APP_DEMOS", ())
+    call_command("seed_demo", stdout=io.StringIO())
+    assert login(client, "manager", password="manager").status_code == 302
+    assert client.get("/admin/affiliates/affiliate/").status_code == 200
+    forbidden = ["/admin/core/apikey/", "/admin/core/user/", "/admin/otp_totp/totpdevice/"]
+    forbidden.append("/admin/axes/accessattempt/")
+    for url in forbidden:
+        assert client.get(url).status_code == 403, url
