@@ -48,3 +48,17 @@ def server_error(request):
     if request.path.startswith(_API_PREFIXES):
         return api_server_error(request)
     return defaults.server_error(request)
+
+
+def bad_request(request, exception=None):
+    if request.path.startswith(_API_PREFIXES):
+        return problem_response(
+            400, "bad_request", "The request is malformed (or names a host this platform does not serve)."
+        )
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if request.path.startswith(_API_PREFIXES):
+        return problem_response(403, "forbidden", "This request is not allowed.")
+    return defaults.permission_denied(request, exception)

@@ -22,7 +22,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "unfold",
+    # django-unfold, its admin site with the two-factor login (core/security/admin_site.py)
+    "core.security.apps.AdminSiteConfig",
     "unfold.contrib.filters",
     "unfold.contrib.forms",
     "django.contrib.admin",
@@ -35,11 +36,13 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_countries",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "auditlog",
+    "axes",
     "core",
     "affiliates",
     "tracking",
@@ -54,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every page (core/security/csp.py: the admin's additions)
+    "core.security.csp.PathCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -65,6 +70,8 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Login throttling: locked-out credentials are refused before any password check (see AXES_* below).
+    "axes.middleware.AxesMiddleware",
 ]
 # Server-to-server endpoints (an operator's system calling a postback URL) use no session, user, messages
 # or CSRF token: config/wsgi.py serves these paths through this shorter chain. Empty: MIDDLEWARE for all.
@@ -142,6 +149,12 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: every authenticate() with a request (admin, portal) counts failures and refuses
+    # locked-out credentials; then the usual username and password check.
+    "core.security.lockout.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/admin/"
 
@@ -172,6 +185,69 @@ WEBHOOKS_RETRY_COUNTDOWN_SECONDS = env.float("WEBHOOKS_RETRY_COUNTDOWN_SECONDS",
 WEBHOOKS_SWEEP_INTERVAL_SECONDS = env.float("WEBHOOKS_SWEEP_INTERVAL_SECONDS", default=30.0)
 # Mounts /bench/ceiling (bench/views.py), the benchmark harness's baseline view. Never in production.
 BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
+
+# --- Security (docs/security.md) ----------------------------------------------------------------
+# HTTPS: behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER=1 trusts its X-Forwarded-Proto.
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Strict-Transport-Security: Django sends it only on answers served over HTTPS.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SESSION_COOKIE_SECURE)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
+# Content-Security-Policy (django-csp) on every page: the portal, the API docs and the admin run only
+# their own scripts. The admin (django-unfold) adds what its pages need: core/security/csp.py.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": [],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# What some areas need beyond it, by path prefix. The admin: django-unfold styles elements inline and its
+# Alpine.js components evaluate expressions; Swagger UI styles elements inline.
+CSP_PATH_ADDITIONS = {
+    "/admin/": {"style-src": ["'unsafe-inline'"], "script-src": ["'unsafe-eval'"]},
+    "/api/docs/": {"style-src": ["'unsafe-inline'"]},
+}
+# Admin two-factor authentication (django-otp TOTP): staff with a device always give a token at login;
+# with ADMIN_REQUIRE_2FA every staff user must enrol one before using the admin.
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Affiliate Platform")
+# Login throttling (django-axes) for every login through authenticate(): the admin's and the portal's.
+# After LOGIN_FAILURE_LIMIT failures for one username from one address, that pair is refused for
+# LOGIN_LOCKOUT_MINUTES; a successful login resets the count.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "security/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "core.security.lockout.client_ip"
+AXES_VERBOSE = False
+# API rate limits per key (requests per minute; 0: none). Ingestion has its own per-source limit.
+API_RATE_LIMITS = {
+    "management": env.int("API_RATE_LIMIT_MANAGEMENT", default=1200),
+    "partner": env.int("API_RATE_LIMIT_PARTNER", default=300),
+}
+# After a rotation the old key keeps working this long, so a deployment can switch over (0: at once).
+API_KEY_ROTATION_GRACE_HOURS = env.float("API_KEY_ROTATION_GRACE_HOURS", default=24.0)
 
 # --- Tracking (see tracking/conf.py) --------------------------------------------------------------
 TRACKING_LINK_CACHE_SECONDS = env.int("TRACKING_LINK_CACHE_SECONDS", default=30)
@@ -293,6 +369,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.DecimalJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.security.throttling.ApiKeyRateThrottle"],
     "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -333,6 +410,14 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"BearerKey": {"type": "http", "scheme": "bearer", "description": "API key"}}
     },
     "SECURITY": [{"BearerKey": []}],
+    # Swagger UI served from this platform's static files (no CDN), so the docs run under the CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Every operation's problem+json error answers (core/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.add_problem_responses",
+    ],
 }
 
 # --- Admin (django-unfold) --------------------------------------------------------------------
@@ -344,13 +429,17 @@ UNFOLD = {
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "integrations.monitoring.views.dashboard_callback",
     "SIDEBAR": {"show_search": True},
+    # the account menu links to the TOTP enrolment page (core/security/admin_site.py)
+    "ACCOUNT": {"navigation": [{"title": "Two-factor authentication", "link": "/admin/two-factor/"}]},
 }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # API keys, webhook secrets and ?key= values are masked in every log line (core/security/logging.py).
+    "filters": {"redact_secrets": {"()": "core.security.logging.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core.views import healthz
 
@@ -21,7 +21,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/partner/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("t/", include("tracking.urls")),
     path("postback/", include("integrations.urls")),
     path("portal/", include("portal.urls")),
@@ -32,5 +32,7 @@ if settings.BENCH_ENDPOINTS:
 
     urlpatterns.append(path("bench/ceiling", ceiling, name="bench-ceiling"))
 
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
 handler404 = "config.errors.not_found"
 handler500 = "config.errors.server_error"

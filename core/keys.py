@@ -8,8 +8,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from .models import ApiKey, ApiKeyScope
@@ -62,6 +64,40 @@ def api_key_create(*, name: str, scope: str, affiliate=None, source=None, create
     return key, raw
 
 
+class KeyRotationError(ValueError):
+    pass
+
+
+def api_key_rotate(*, key: ApiKey, by=None, grace_hours: float | None = None) -> tuple[ApiKey, str]:
+    """Replace `key` with a new key of the same name, scope and subject; return the new row and its raw key.
+
+    The old key keeps working for `grace_hours` (default settings.API_KEY_ROTATION_GRACE_HOURS) so that the
+    systems using it can switch over, then stops; 0 revokes it at once. A key already rotated, revoked or
+    expired cannot be rotated again: rotate its successor."""
+    hours = settings.API_KEY_ROTATION_GRACE_HOURS if grace_hours is None else grace_hours
+    if hours < 0:
+        raise KeyRotationError("The grace period cannot be negative.")
+    now = timezone.now()
+    with transaction.atomic():
+        old = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if old.revoked_at is not None or (old.expires_at is not None and old.expires_at <= now):
+            raise KeyRotationError(f"Key {old.prefix} is revoked or expired; create a new one instead.")
+        if old.replaced_by_id is not None:
+            raise KeyRotationError(f"Key {old.prefix} was already rotated; rotate its successor instead.")
+        new, raw = api_key_create(
+            name=old.name, scope=old.scope, affiliate=old.affiliate, source=old.source, created_by=by
+        )
+        old.replaced_by = new
+        if hours == 0:
+            old.revoked_at = now
+        else:
+            old.expires_at = now + timedelta(hours=hours)
+        old.save(update_fields=["replaced_by", "revoked_at", "expires_at"])
+    _cache_forget(old.prefix)
+    key.__dict__.update(old.__dict__)
+    return new, raw
+
+
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
@@ -70,7 +106,8 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     return key
 
 
-_cache: dict[str, tuple[float, str, KeyPrincipal | None]] = {}
+# prefix -> (cached until, digest, principal, the key's own expiry as a timestamp or None)
+_cache: dict[str, tuple[float, str, KeyPrincipal | None, float | None]] = {}
 _cache_lock = threading.Lock()
 _last_used_written: dict[int, float] = {}
 
@@ -107,17 +144,20 @@ def authenticate_key(raw: str) -> KeyPrincipal | None:
     with _cache_lock:
         hit = _cache.get(prefix)
     if hit and hit[0] > now:
-        _, digest, principal = hit
+        _, digest, principal, expires = hit
     else:
         row = (
             ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True)
-            .values("id", "name", "scope", "affiliate_id", "source_id", "digest")
+            .values("id", "name", "scope", "affiliate_id", "source_id", "digest", "expires_at")
             .first()
         )
+        expires = None
         if row is None:
             digest, principal = "", None
         else:
             digest = row.pop("digest")
+            expires_at = row.pop("expires_at")
+            expires = expires_at.timestamp() if expires_at is not None else None
             principal = KeyPrincipal(
                 key_id=row["id"],
                 name=row["name"],
@@ -128,8 +168,10 @@ def authenticate_key(raw: str) -> KeyPrincipal | None:
         with _cache_lock:
             if len(_cache) > 10_000:
                 _cache.clear()
-            _cache[prefix] = (now + ttl, digest, principal)
+            _cache[prefix] = (now + ttl, digest, principal, expires)
     if principal is None or not hmac.compare_digest(digest, _digest(raw)):
+        return None
+    if expires is not None and expires <= now:
         return None
     _touch(principal.key_id, now)
     return principal

@@ -1,13 +1,17 @@
 """RFC 9457 problem+json for every API error, from one exception handler."""
 
+import logging
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://affiliate-platform.dev/problems/"
@@ -87,6 +91,23 @@ class RequestTooLarge(Problem):
         )
 
 
+class _RateLimited(Problem):
+    def __init__(self, wait):
+        super().__init__(
+            status_code=429,
+            code="rate_limited",
+            title=_TITLES[429],
+            detail=f"This API key made too many requests; retry after {wait} s.",
+        )
+        self.wait = wait  # DRF's handler turns it into Retry-After
+
+
+def _rate_limited(exc: exceptions.Throttled) -> Problem:
+    import math
+
+    return _RateLimited(max(1, math.ceil(exc.wait or 1)))
+
+
 def problem_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
@@ -104,6 +125,18 @@ def problem_exception_handler(exc, context):
             title=_TITLES[409],
             detail="The change conflicts with data written at the same time; reload and try again.",
         )
+    elif isinstance(exc, OverflowError | DataError):
+        # a value past what the database stores (an id beyond bigint, a number beyond its column) that a
+        # validator let through: the request is wrong, not the server
+        logger.warning("API value out of range: %s", exc)
+        exc = Problem(
+            status_code=400,
+            code="out_of_range",
+            title=_TITLES[400],
+            detail="A value in the request is out of the range this API stores.",
+        )
+    elif isinstance(exc, exceptions.Throttled):
+        exc = _rate_limited(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None

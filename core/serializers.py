@@ -3,6 +3,14 @@ from rest_framework import serializers
 
 from .money import is_currency, quantize
 
+# The largest primary key (a 64-bit bigint): a larger id can name no row, and the database refuses to compare it.
+MAX_ID = 2**63 - 1
+
+
+def ObjectIdField(**kwargs) -> serializers.IntegerField:
+    """An object id in a request body: a positive integer no larger than a bigint."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
 
 class StrictFieldsMixin:
     """Reject fields the serializer does not know, instead of silently ignoring a typo."""

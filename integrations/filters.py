@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import Q
 
+from core.serializers import MAX_ID
 from tracking.choices import EventStatus, EventType
 from tracking.models import ConversionEvent
 
@@ -33,7 +34,7 @@ class EventFilter(django_filters.FilterSet):
 
     def filter_customer(self, queryset, name, value):
         condition = Q(customer__external_id=value)
-        if value.isdigit():
+        if value.isdigit() and int(value) <= MAX_ID:
             condition |= Q(customer_id=int(value))
         return queryset.filter(condition)
 

@@ -373,7 +373,10 @@ def _text(value) -> str:
 
 
 def decimal_text(value: Decimal) -> str:
-    """A Decimal as plain text without exponent or trailing zeros ("2.5", "100000")."""
+    """A Decimal as plain text without exponent or trailing zeros ("2.5", "100000"); one that is not finite,
+    or past the precision of plain text (JSON allows 1e999999), as Decimal writes it ("1E+999999")."""
+    if not value.is_finite() or abs(value.adjusted()) > 100:
+        return str(value)
     if value == value.to_integral_value():
         return format(value.quantize(Decimal(1)), "f")
     return format(value.normalize(), "f")
@@ -386,12 +389,21 @@ class _Invalid(Exception):
         self.code = code
 
 
+# A number as text: ASCII digits, optional sign, point and exponent. Decimal() alone also reads "1_000",
+# full-width or Arabic-Indic digits and control characters around them, which no operator means as an amount.
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+
+
 def _to_decimal(value) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise _Invalid(f"{value!r} is not a number", "invalid_amount")
     if isinstance(value, float):
         value = repr(value)
-    text = value.strip() if isinstance(value, str) else value
+    text = value.strip(" \t\r\n") if isinstance(value, str) else value
+    if isinstance(text, str) and not _NUMBER_TEXT.fullmatch(text):
+        if text.lower().lstrip("+-") in ("nan", "snan", "inf", "infinity"):
+            raise _Invalid(f"{value!r} is not a finite number", "invalid_amount")
+        raise _Invalid(f"{value!r} is not a number", "invalid_amount")
     try:
         number = Decimal(text)
     except (InvalidOperation, ValueError):
@@ -453,7 +465,10 @@ class Mapper:
             if fmt in ("unix", "unix_ms"):
                 if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
                     raise ValueError
-                seconds = Decimal(str(value).strip())
+                text = str(value).strip(" \t\r\n")
+                if not _NUMBER_TEXT.fullmatch(text):
+                    raise ValueError
+                seconds = Decimal(text)
                 if not seconds.is_finite():
                     raise ValueError
                 if fmt == "unix_ms":

@@ -8,8 +8,6 @@ id. It is pure Python (no database) and costs tens of microseconds; FX, attribut
 event are the worker's.
 """
 
-import json
-from decimal import Decimal
 from urllib.parse import unquote_plus
 
 from django.conf import settings
@@ -23,7 +21,7 @@ from rest_framework.views import APIView
 from core.auth import bearer_token
 from core.keys import authenticate_key
 from core.models import ApiKeyScope
-from core.parsers import _reject_constant
+from core.parsers import JSONTooDeep, json_loads
 from core.problems import problem_response
 
 from .ingestion import RequestMeta, inbound_receive, inbound_store_rejected, rate_limit_retry_after, source_runtime
@@ -69,6 +67,12 @@ def rate_limited(runtime, meta, retry_after: int, body: str = "") -> JsonRespons
     return response
 
 
+class _TooManyFields(TooManyFieldsSent):
+    def __init__(self, key: str):
+        super().__init__("The number of GET/POST parameters exceeded settings.DATA_UPLOAD_MAX_NUMBER_FIELDS.")
+        self.key = key
+
+
 def _query(request) -> tuple[dict, str]:
     """(the first value of each query parameter but the key, the key's last value), decoded as Django's
     request.GET would be, without building the QueryDict."""
@@ -86,7 +90,12 @@ def _query(request) -> tuple[dict, str]:
         text = data.decode("iso-8859-1")
     limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
     if limit is not None and text.count("&") + 1 > limit:
-        raise TooManyFieldsSent("The number of GET/POST parameters exceeded settings.DATA_UPLOAD_MAX_NUMBER_FIELDS.")
+        # refused after the key is checked, so that a source's malformed request is stored (DESIGN 5.1)
+        key = ""
+        for part in text.split("&"):
+            if part.startswith(KEY_PARAM + "="):
+                key = unquote_plus(part[len(KEY_PARAM) + 1 :], encoding=encoding)
+        raise _TooManyFields(key)
     payload: dict = {}
     key = ""
     # urllib's parse_qsl(keep_blank_values=True), unquoting only what needs it.
@@ -121,8 +130,10 @@ def _parse(request, payload: dict) -> tuple[dict | None, str, str, str]:
         return payload, body, "", ""
     if content_type == "application/json" or content_type.endswith("+json"):
         try:
-            data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = json_loads(raw)
+        except JSONTooDeep as exc:
+            return None, body[:4096], "json_too_deep", f"The body is {exc}."
+        except ValueError as exc:  # also UnicodeDecodeError
             return None, body, "invalid_json", f"The body is not valid JSON: {exc}"
         if not isinstance(data, dict):
             return None, body, "invalid_payload", "The JSON body must be an object (one event)."
@@ -131,7 +142,9 @@ def _parse(request, payload: dict) -> tuple[dict | None, str, str, str]:
         from django.http import QueryDict
 
         form = QueryDict(raw, encoding=request.encoding or "utf-8")
-        return {**payload, **{k: v[0] for k, v in form.lists() if k != KEY_PARAM and v}}, body, "", ""
+        # a key sent in the form is not a credential here (only the query's and the header's are), but it is
+        # one somewhere: it is not stored
+        return {**payload, **{k: v[0] for k, v in form.lists() if k != KEY_PARAM and v}}, _strip_key(body), "", ""
     return (
         None,
         body,
@@ -149,7 +162,11 @@ def postback(request, slug: str):
     runtime = source_runtime(slug=slug)
     if runtime is None:
         return problem_response(404, "unknown_source", f"No active source {slug!r}.")
-    query, query_key = _query(request)
+    try:
+        query, query_key = _query(request)
+        too_many = False
+    except _TooManyFields as exc:
+        query, query_key, too_many = {}, exc.key, True
     denied = authenticate_source(request, runtime, query_key)
     if denied is not None:
         return denied
@@ -160,10 +177,18 @@ def postback(request, slug: str):
         query_string=_strip_key(request.META.get("QUERY_STRING", "")),
         remote_addr=request.META.get("REMOTE_ADDR") or None,
     )
+    if too_many:
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        detail = f"A postback may carry at most {limit} parameters."
+        stored = inbound_store_rejected(runtime=runtime, meta=meta, code="too_many_fields", detail=detail)
+        return problem_response(400, "too_many_fields", detail, id=str(stored.pk))
     retry_after = rate_limit_retry_after(runtime=runtime)
     if retry_after:
         return rate_limited(runtime, meta, retry_after)
     payload, body, code, detail = _parse(request, query)
+    if not code and _holds_nul(payload):
+        # a %00 in the query or form: no text column stores it (JSON bodies are checked by json_loads)
+        code, detail = "invalid_text", "A parameter holds a NUL character (%00)."
     if code:
         stored = inbound_store_rejected(runtime=runtime, meta=meta, code=code, detail=detail, body=body)
         status = 413 if code == "body_too_large" else 400
@@ -176,6 +201,10 @@ def postback(request, slug: str):
     return _answer(202, answer.id, "accepted")
 
 
+def _holds_nul(payload: dict) -> bool:
+    return any(("\x00" in name) or (isinstance(value, str) and "\x00" in value) for name, value in payload.items())
+
+
 def _answer(status: int, inbound_id: int, outcome: str) -> HttpResponse:
     """`{"id": "<inbound id>", "status": …}` as JsonResponse writes it, without its encoder (the id is an int)."""
     body = f'{{"id": "{int(inbound_id)}", "status": "{outcome}"}}'.encode()
@@ -183,10 +212,16 @@ def _answer(status: int, inbound_id: int, outcome: str) -> HttpResponse:
 
 
 def _strip_key(query_string: str) -> str:
-    """The query string as stored: the key is a credential and is never stored."""
-    if KEY_PARAM + "=" not in query_string:
+    """The query string (or form body) as stored: the key is a credential and is never stored, however its
+    name is spelled (`key=`, or percent-encoded as `%6Bey=`, which _query also reads as the key)."""
+    if KEY_PARAM + "=" not in query_string and "%" not in query_string:
         return query_string
-    return "&".join(part for part in query_string.split("&") if not part.startswith(KEY_PARAM + "="))
+    return "&".join(part for part in query_string.split("&") if _name(part) != KEY_PARAM)
+
+
+def _name(part: str) -> str:
+    name = part.partition("=")[0]
+    return unquote_plus(name) if "%" in name or "+" in name else name
 
 
 class PostbackAnswerSerializer(serializers.Serializer):

@@ -147,7 +147,8 @@ class DealAssignmentViewSet(
     filterset_class = DealAssignmentFilter
 
     def perform_create(self, serializer):
-        serializer.instance = services.deal_assignment_create(**serializer.validated_data)
+        # a brand default names no affiliate: the serializer leaves the field out when the body does
+        serializer.instance = services.deal_assignment_create(**{"affiliate": None, **serializer.validated_data})
 
     def perform_destroy(self, instance):
         services.deal_assignment_delete(assignment=instance)

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from affiliates.models import Affiliate, Brand
-from core.serializers import MoneyAmountField, StrictSerializer
+from core.serializers import MoneyAmountField, ObjectIdField, StrictSerializer
 
 from ..models import CommissionEntry
 
@@ -26,7 +26,7 @@ class DecisionInputSerializer(StrictSerializer):
 
 
 class BulkDecisionInputSerializer(StrictSerializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000)
+    ids = serializers.ListField(child=ObjectIdField(), min_length=1, max_length=1000)
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
@@ -35,7 +35,8 @@ class RecalculationInputSerializer(StrictSerializer):
     brand = serializers.SlugRelatedField(
         slug_field="slug", queryset=Brand.objects.all(), required=False, allow_null=True
     )
-    period = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", required=False, allow_null=True)
+    # 1970-2999: year 0 (or 9999, whose next month is year 10000) has no calendar to close a period in
+    period = serializers.RegexField(r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$", required=False, allow_null=True)
     apply = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):

@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from affiliates.models import Brand
-from core.serializers import StrictModelSerializer, StrictSerializer
+from core.serializers import ObjectIdField, StrictModelSerializer, StrictSerializer
 from tracking.api.serializers import EventAttributionField
 from tracking.models import ConversionEvent
 
@@ -52,7 +52,7 @@ class SourceCreatedSerializer(SourceSerializer):
 
 
 class MappingVersionSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = MappingVersion
@@ -182,7 +182,7 @@ class ConversionEventSerializer(serializers.ModelSerializer):
 
 class InboundEventSerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    mapping_version = serializers.SlugRelatedField(slug_field="version", read_only=True)
+    mapping_version = serializers.SlugRelatedField(slug_field="version", read_only=True, allow_null=True)
 
     class Meta:
         model = InboundEvent
@@ -213,7 +213,7 @@ class FxImportResultSerializer(serializers.Serializer):
 
 
 class ReplaySerializer(StrictSerializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=10_000)
+    ids = serializers.ListField(child=ObjectIdField(), min_length=1, max_length=10_000)
 
 
 @extend_schema_field(serializers.DictField(child=serializers.CharField()))

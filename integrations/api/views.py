@@ -1,5 +1,4 @@
 import json
-from decimal import Decimal
 from urllib.parse import parse_qsl
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -9,7 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.idempotency import IdempotentPostMixin
-from core.parsers import _reject_constant
+from core.parsers import JSONTooDeep, json_loads
 from core.problems import PROBLEM_CONTENT_TYPE, problem_body
 
 from .. import selectors, services
@@ -199,8 +198,10 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 400, "unsupported_content_type", f"Send application/json, not {content_type or 'nothing'!r}.", body
             )
         try:
-            data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = json_loads(raw)
+        except JSONTooDeep as exc:
+            return reject(400, "json_too_deep", f"The body is {exc}.", body[:4096])
+        except ValueError as exc:  # also UnicodeDecodeError
             return reject(400, "invalid_json", f"The body is not valid JSON: {exc}", body)
         if isinstance(data, dict) and isinstance(data.get("events"), list) and len(data) == 1:
             events = data["events"]

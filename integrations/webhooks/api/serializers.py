@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from affiliates.models import Affiliate
-from core.serializers import StrictModelSerializer, StrictSerializer
+from core.serializers import ObjectIdField, StrictModelSerializer, StrictSerializer
 
 from ..models import Delivery, DeliveryAttempt, PartnerPostback, WebhookEndpoint
 
@@ -77,7 +77,7 @@ class DeliveryDetailSerializer(DeliverySerializer):
 
 
 class RedeliverInputSerializer(StrictSerializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=1000)
+    ids = serializers.ListField(child=ObjectIdField(), allow_empty=False, max_length=1000)
 
 
 class RedeliveredSerializer(serializers.Serializer):
