@@ -197,6 +197,7 @@ class AttributionMiss(models.Model):
 
     class Meta:
         ordering = ["customer", "pk"]
+        verbose_name_plural = "attribution misses"
         constraints = [
             models.UniqueConstraint(fields=["customer", "hint", "value"], name="attributionmiss_once"),
         ]

@@ -813,6 +813,7 @@ def statement_mark_paid(
         raise Problem(
             status_code=400, code="reference_required", title="A payment reference is required.",
             detail="Give the bank transfer or wallet transaction reference of the payment.",
+            errors=[{"field": "reference", "message": "A payment reference is required."}],
         )  # fmt: skip
     with transaction.atomic():
         statement = _locked(statement)

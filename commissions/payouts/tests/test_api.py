@@ -114,6 +114,7 @@ def test_approve_then_approve_again_is_409_and_mark_paid_needs_a_reference(mgmt,
     assert twice["Content-Type"] == "application/problem+json"
     missing = mgmt.post(f"{url}/mark-paid", {}, format="json")
     assert (missing.status_code, missing.json()["code"]) == (400, "reference_required")
+    assert missing.json()["errors"] == [{"field": "reference", "message": "A payment reference is required."}]
     bad_method = mgmt.post(f"{url}/mark-paid", {"reference": "R", "method": "cash"}, format="json")
     assert bad_method.status_code == 400
     paid = mgmt.post(f"{url}/mark-paid", {"reference": "SEPA-2026-12-01", "paid_on": "2026-12-02"}, format="json")
