@@ -61,10 +61,13 @@ def make_world(username: str, brand=None) -> World:
     now = timezone.now()
     link = TrackingLinkFactory(affiliate=affiliate, brand=brand, name=f"{username} banner")
     click = ClickFactory(link=link, created_at=now - dt.timedelta(hours=3), sub1="spring")
+    registered = now - dt.timedelta(hours=2)
     customer = CustomerFactory(
-        affiliate=affiliate, brand=brand, link=link, click=click, sub1="spring", registered_at=now - dt.timedelta(hours=2)
+        affiliate=affiliate, brand=brand, link=link, click=click, sub1="spring", registered_at=registered
     )
-    ftd = ConversionEventFactory(customer=customer, type=EventType.FTD, amount=Decimal("50.00"), occurred_at=now - dt.timedelta(hours=1))
+    ftd = ConversionEventFactory(
+        customer=customer, type=EventType.FTD, amount=Decimal("50.00"), occurred_at=now - dt.timedelta(hours=1)
+    )
     entry = CommissionEntryFactory(
         affiliate=affiliate,
         brand=brand,
