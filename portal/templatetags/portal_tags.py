@@ -57,3 +57,9 @@ def get(mapping, key):
         return mapping.get(key, Decimal(0))
     except AttributeError:
         return ""
+
+
+@register.filter
+def status_label(value) -> str:
+    """A ledger status as a short word: on_hold → On hold."""
+    return str(value).replace("_", " ").capitalize()

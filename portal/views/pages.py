@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -34,13 +35,18 @@ PAGE_SIZE = 50
 
 
 def _range(request, form_class=RangeForm):
-    form = form_class(request.GET or None)
+    """The page's range form, bound to the range in force (the defaults filled in, so the inputs show them)."""
+    form = form_class(request.GET)
     if not form.is_valid():
-        if request.GET:
-            messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         form = form_class({})
         form.is_valid()
-    return form
+    data = {"start": form.cleaned_data["start"].isoformat(), "end": form.cleaned_data["end"].isoformat()}
+    if "group_by" in form.fields:
+        data["group_by"] = form.cleaned_data["group_by"]
+    bound = form_class(data)
+    bound.is_valid()
+    return bound
 
 
 def _query(request) -> str:
@@ -107,9 +113,7 @@ def report(request):
     if request.GET.get("format") == "csv":
         return _report_csv(rows, currencies, form, group_by)
     totals = reports.totals_of([r.stats for r in rows])
-    query = request.GET.copy()
-    query.pop("sort", None)
-    query.pop("format", None)
+    query = urlencode(form.data)
     headers = []
     for name, label in [
         ("label", dict(form.fields["group_by"].choices)[group_by]),
@@ -125,7 +129,7 @@ def report(request):
         "totals": totals,
         "currencies": currencies,
         "headers": headers,
-        "query": query.urlencode(),
+        "query": query,
         "group_by": group_by,
         "base_currency": settings.BASE_CURRENCY,
     }

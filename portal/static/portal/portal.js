@@ -69,7 +69,7 @@
         labels: labels,
         datasets: datasets.map(function (d, i) {
           return { label: d.label, data: d.data.map(Number), borderColor: COLORS[i % COLORS.length],
-                   backgroundColor: COLORS[i % COLORS.length], tension: 0.25, pointRadius: labels.length > 60 ? 0 : 2,
+                   backgroundColor: COLORS[i % COLORS.length], cubicInterpolationMode: "monotone", pointRadius: labels.length > 60 ? 0 : 2,
                    yAxisID: d.axis || "y" };
         })
       },
