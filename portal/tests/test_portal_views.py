@@ -386,3 +386,28 @@ def test_the_sub_affiliate_page_shows_totals_and_overrides_never_their_customers
     assert reports.anonymised_id(customer) not in [c["id"] for c in customers]
     entries = portal.get("/portal/commissions/", {"kind": "subaffiliate"}).context["entries"]
     assert [(e["source"], e["customer"]) for e in entries] == [(child.name, "")]
+
+
+@pytest.fixture
+def affiliate_audited():
+    """Affiliate changes in the audit log, as the platform registers them (registered here if nothing else has)."""
+    from auditlog.registry import auditlog
+
+    registered_here = not auditlog.contains(Affiliate)
+    if registered_here:
+        auditlog.register(Affiliate)
+    yield
+    if registered_here:
+        auditlog.unregister(Affiliate)
+
+
+def test_a_confirmed_payment_change_is_in_the_audit_log_with_the_partner_as_actor(
+    portal, world, affiliate_audited, django_capture_on_commit_callbacks
+):
+    from auditlog.models import LogEntry
+
+    token = request_change(portal, django_capture_on_commit_callbacks)
+    portal.post(f"/portal/payment/confirm/{token}/")
+    entry = LogEntry.objects.get_for_object(world.affiliate).filter(action=LogEntry.Action.UPDATE).latest("timestamp")
+    assert entry.actor == world.user
+    assert "payment_method" in entry.changes_dict and "payment_details" in entry.changes_dict
