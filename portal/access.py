@@ -54,8 +54,7 @@ def partner_required(view=None, *, active: bool = False):
                 return redirect(f"{login_url}?next={request.get_full_path()}")
             affiliate = partner_of(request.user)
             if affiliate is None:
-                # A staff login or a rejected application: not a partner session.
-                logout(request)
+                # A staff login (kept: it is the admin's session) or a rejected application: not a partner.
                 messages.error(request, "Log in with a partner account to use the partner portal.")
                 return redirect(login_url)
             if services.two_factor_enabled(request.user) and not request.user.is_verified():

@@ -411,3 +411,20 @@ def test_a_confirmed_payment_change_is_in_the_audit_log_with_the_partner_as_acto
     entry = LogEntry.objects.get_for_object(world.affiliate).filter(action=LogEntry.Action.UPDATE).latest("timestamp")
     assert entry.actor == world.user
     assert "payment_method" in entry.changes_dict and "payment_details" in entry.changes_dict
+
+
+def test_a_reversal_links_to_the_entry_it_reverses_and_back(portal, world):
+    CommissionEntry = world.entry.__class__
+    CommissionEntry.objects.filter(pk=world.entry.pk).update(status=EntryStatus.REVERSED, status_reason="chargeback")
+    reversal = CommissionEntryFactory(
+        affiliate=world.affiliate, brand=world.brand, kind=EntryKind.REVERSAL, amount=Decimal("-200.00"),
+        reverses=world.entry, explanation="Reversal of CPA 200.00 EUR: chargeback on 2026-11-20",
+    )  # fmt: skip
+    page = portal.get("/portal/commissions/")
+    assert f"reverses #{world.entry.pk}".encode() in page.content
+    detail = portal.get(f"/portal/commissions/{world.entry.pk}/")
+    assert b"Why reversed" in detail.content and b"chargeback" in detail.content
+    assert f"/portal/commissions/{reversal.pk}/".encode() in detail.content
+    assert portal.get("/portal/commissions/balance/").status_code == 404  # ids only
+    balance = portal.get("/portal/commissions/").context["balances"][0]
+    assert balance.balance == Decimal("0.00")
