@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -144,8 +144,14 @@ def partner_signup(
         raise PortalError("An account with this e-mail address exists already; log in or reset the password.")
     user = User(username=username, email=email, is_staff=False, is_active=True)
     user.set_password(password)
-    user.full_clean()
-    user.save()
+    try:
+        user.full_clean()
+        with transaction.atomic():
+            user.save()
+    except ValidationError as exc:
+        raise PortalError(_errors(exc)) from exc
+    except IntegrityError as exc:  # the same user name applied a moment ago
+        raise PortalError("This user name is taken; choose another.") from exc
     try:
         affiliate = affiliate_create(
             name=name.strip(),
@@ -160,6 +166,8 @@ def partner_signup(
         )
     except (ValidationError, ApiValidationError) as exc:
         raise PortalError(_errors(exc)) from exc
+    except IntegrityError as exc:  # the same e-mail applied a moment ago
+        raise PortalError("An account with this e-mail address exists already.") from exc
     _mail(
         "Your application was received",
         f"Hello {affiliate.name},\n\nthank you for applying to our affiliate programme. An affiliate manager "
