@@ -364,3 +364,69 @@ def subaffiliate_summary(*, affiliate_id: int) -> tuple[list[SubAffiliateRow], d
         if item["source_affiliate_id"] in rows:
             rows[item["source_affiliate_id"]].override[item["currency"]] = amount
     return list(rows.values()), total
+
+
+# --- Deals ------------------------------------------------------------------------------------------
+
+TERM_LABELS = [
+    ("cpa_amount", "CPA", "{currency}"),
+    ("cpl_amount", "CPL per qualified registration", "{currency}"),
+    ("revshare_percent", "RevShare", "%"),
+    ("rebate_per_lot", "Rebate per lot", "{currency}"),
+    ("prop_percent", "Share of challenge fees", "%"),
+    ("prop_pass_amount", "Per challenge pass", "{currency}"),
+    ("prop_funded_amount", "Per funded activation", "{currency}"),
+    ("subaffiliate_percent", "Sub-affiliate override", "%"),
+]
+QUALIFICATION_LABELS = {
+    "min_ftd": "minimum FTD",
+    "min_deposits": "minimum deposits",
+    "min_wagering": "minimum wagering",
+    "min_lots": "minimum lots",
+    "min_bets": "minimum bets",
+}
+
+
+def _nonzero(value) -> bool:
+    try:
+        return Decimal(str(value)) != 0
+    except (ArithmeticError, ValueError, TypeError):
+        return bool(value)
+
+
+def _plain(value) -> str:
+    """20.0000 → 20, 12.5000 → 12.5."""
+    number = Decimal(str(value)).normalize()
+    return f"{number:f}"
+
+
+def deal_summary(terms: dict) -> list[tuple[str, str]]:
+    """The terms a partner reads first, as (label, value) pairs; zero amounts are left out."""
+    currency = terms.get("currency", "")
+    out = []
+    for name, label, unit in TERM_LABELS:
+        value = terms.get(name)
+        if value is not None and _nonzero(value):
+            if unit == "%":
+                out.append((label, f"{_plain(value)} %"))
+            else:
+                out.append((label, f"{value} {unit.format(currency=currency)}".strip()))
+    for country, amount in sorted((terms.get("country_amounts") or {}).items()):
+        out.append((f"CPA in {country}", f"{amount} {currency}"))
+    qualification = [
+        f"{QUALIFICATION_LABELS.get(k, k)} {v}" for k, v in (terms.get("qualification") or {}).items() if _nonzero(v)
+    ]
+    if qualification:
+        out.append(("Qualification", ", ".join(qualification)))
+    for tier in terms.get("tiers") or []:
+        condition = ", ".join(
+            f"{k.replace('min_', 'from ').replace('_', ' ')} {v}" for k, v in tier.items() if k.startswith("min_")
+        )
+        reward = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in tier.items() if not k.startswith("min_"))
+        out.append(("Tier", f"{condition}: {reward}"))
+    if terms.get("revshare_percent") and _nonzero(terms["revshare_percent"]):
+        out.append(("Negative carry-over", "yes" if terms.get("negative_carryover") else "no"))
+    out.append(("Hold", f"{terms.get('hold_days', 0)} days"))
+    countries = terms.get("countries") or []
+    out.append(("Countries", ", ".join(countries) if countries else "all"))
+    return out

@@ -27,6 +27,7 @@ urlpatterns = [
     path("links/", pages.links, name="links"),
     path("links/<int:pk>/", pages.link_detail, name="link-detail"),
     path("links/<int:pk>/toggle/", pages.link_toggle, name="link-toggle"),
+    path("deals/", pages.deals, name="deals"),
     path("commissions/", pages.commissions, name="commissions"),
     path("commissions/<int:pk>/", pages.commission_detail, name="commission-detail"),
     path("postbacks/", pages.postbacks, name="postbacks"),

@@ -74,6 +74,7 @@ LIST_PAGES = [
     "/portal/customers/",
     "/portal/customers/?brand={brand}",
     "/portal/links/",
+    "/portal/deals/",
     "/portal/commissions/",
     "/portal/postbacks/",
     "/portal/api-keys/",

@@ -18,6 +18,7 @@ PAGES = [
     "/portal/customers/",
     "/portal/links/",
     "/portal/links/{link}/",
+    "/portal/deals/",
     "/portal/commissions/",
     "/portal/commissions/{entry}/",
     "/portal/postbacks/",

@@ -428,3 +428,22 @@ def test_a_reversal_links_to_the_entry_it_reverses_and_back(portal, world):
     assert portal.get("/portal/commissions/balance/").status_code == 404  # ids only
     balance = portal.get("/portal/commissions/").context["balances"][0]
     assert balance.balance == Decimal("0.00")
+
+
+def test_the_deals_page_shows_the_terms_that_apply_with_the_partners_overrides(portal, world):
+    from affiliates.services import deal_update
+    from affiliates.tests.factories import DealAssignmentFactory, DealFactory
+
+    deal = DealFactory(brand=world.brand, name="Casino CPA")
+    DealAssignmentFactory(deal=deal, affiliate=world.affiliate, overrides={"cpa_amount": "250.00"})
+    deal_update(deal=deal, terms={"hold_days": 14}, effective_from=dt.date(2021, 1, 1), note="shorter hold")
+    other_deal = DealFactory(brand=world.brand, name="Someone else's deal")
+    DealAssignmentFactory(deal=other_deal)
+    page = portal.get("/portal/deals/")
+    (row,) = page.context["rows"]
+    current = dict(row["current"]["summary"])
+    assert current["CPA"] == "250.00 EUR" and current["Hold"] == "14 days"
+    assert "minimum FTD 20.00" in current["Qualification"]
+    assert dict(row["history"][1]["summary"])["Hold"] == "30 days"
+    assert b"shorter hold" not in page.content or b"Version 1" in page.content
+    assert b"Someone else" not in page.content

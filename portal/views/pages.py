@@ -254,6 +254,25 @@ def link_toggle(request, pk: int):
     return redirect("portal:links")
 
 
+# --- Deals ----------------------------------------------------------------------------------------
+
+
+@partner_required
+def deals(request):
+    from affiliates.services import deal_version_terms
+
+    rows = []
+    for assignment in selectors.partner_deal_assignments(affiliate_id=request.affiliate.pk).order_by(
+        "brand__name", "-valid_from"
+    ):
+        history = []
+        for version, effective_to in selectors.version_periods(list(assignment.deal.versions.all())):
+            terms = {**deal_version_terms(version), **assignment.overrides}
+            history.append({"version": version, "to": effective_to, "summary": reports.deal_summary(terms)})
+        rows.append({"assignment": assignment, "current": history[-1] if history else None, "history": history[::-1]})
+    return render(request, "portal/deals.html", {"rows": rows})
+
+
 # --- Commissions ----------------------------------------------------------------------------------
 
 
