@@ -205,6 +205,7 @@ class AffiliateAdmin(HttpsUrlMixin, ModelAdmin):
         (None, {"fields": ["name", "email", "company", "website", "country"]}),
         ("Programme", {"fields": ["status_text", "status_reason", "approved_at", "manager", "parent", "user"]}),
         ("Payment", {"fields": ["payment_method", "payment_details", "payout_currency", "payout_threshold"]}),
+        ("Payouts", {"fields": ["payout_frequency", "payout_scope", "invoice_required", "vat_number", "vat_rate"]}),
         ("Notes", {"fields": ["notes", "created_at", "updated_at"]}),
     ]
     inlines = [StatusChangeInline, SubAffiliateInline, AssignmentInline]

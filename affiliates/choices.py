@@ -33,6 +33,17 @@ class PaymentMethod(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class PayoutFrequency(models.TextChoices):
+    MONTHLY = "monthly", "Monthly (calendar month, brand time zone)"
+    WEEKLY = "weekly", "Weekly (ISO week, Monday to Sunday)"
+    CUSTOM = "custom", "Custom (periods generated on demand)"
+
+
+class PayoutScope(models.TextChoices):
+    PER_BRAND = "per_brand", "One statement per brand"
+    ALL_BRANDS = "all_brands", "One statement across brands"
+
+
 class DealKind(models.TextChoices):
     CPA = "cpa", "CPA"
     REVSHARE = "revshare", "RevShare"

@@ -14,6 +14,8 @@ from .choices import (
     DealKind,
     LotRounding,
     PaymentMethod,
+    PayoutFrequency,
+    PayoutScope,
     RevenueBasis,
     TierApplication,
     Vertical,
@@ -95,6 +97,29 @@ class Affiliate(models.Model):
     payout_currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="EUR")
     payout_threshold = models.DecimalField(
         max_digits=18, decimal_places=2, default=100, validators=[validate_non_negative]
+    )
+    payout_frequency = models.CharField(
+        max_length=20,
+        choices=PayoutFrequency.choices,
+        default=PayoutFrequency.MONTHLY,
+        help_text="How often payout statements are drawn up; custom periods are generated on demand only.",
+    )
+    payout_scope = models.CharField(
+        max_length=20,
+        choices=PayoutScope.choices,
+        default=PayoutScope.PER_BRAND,
+        help_text="One statement per brand, or one across all brands.",
+    )
+    vat_number = models.CharField(max_length=40, blank=True, help_text="The affiliate's VAT number, on invoices.")
+    vat_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="VAT percent added on the affiliate's invoices (0 for reverse charge or none).",
+    )
+    invoice_required = models.BooleanField(
+        default=False, help_text="An approved statement gets an invoice numbered in the brand's sequence."
     )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -322,3 +322,16 @@ def balance(*, affiliate_id: int, currency: str | None = None) -> dict[str, Deci
         rows = rows.filter(currency=currency)
     totals = rows.values("currency").annotate(total=Sum("amount")).order_by("currency")
     return {row["currency"]: quantize(row["total"], row["currency"]) for row in totals}
+
+
+def entries_mark_paid(*, entry_ids: list[int]) -> int:
+    """Approved → paid, by compare-and-swap, for the entries of a paid payout statement. Returns how many
+    rows changed: the caller compares it with len(entry_ids) and rolls back if an entry was not approved.
+    A paid entry is locked: nothing moves it again, and no statement takes it."""
+    changed = 0
+    ids = sorted(set(entry_ids))
+    for start in range(0, len(ids), 5000):
+        changed += CommissionEntry.objects.filter(pk__in=ids[start : start + 5000], status=EntryStatus.APPROVED).update(
+            status=EntryStatus.PAID
+        )
+    return changed

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "integrations.webhooks",
     "integrations.monitoring",
     "commissions",
+    "commissions.payouts",
     "portal",
 ]
 
@@ -138,6 +139,8 @@ LOGIN_REDIRECT_URL = "/admin/"
 
 # --- Platform ---------------------------------------------------------------------------------
 BASE_CURRENCY = env.str("BASE_CURRENCY", default="EUR").upper()
+# The operator's name on payout statements and invoices (PDF).
+PDF_ISSUER = env.str("PDF_ISSUER", default="Affiliate Programme")
 # How long a resolved API key stays cached in a process (seconds). Revocation takes effect within it.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)
@@ -245,6 +248,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=6),
         "options": {"expires": 5 * 60 * 60},
     },
+    "payouts-generate-closed-periods": {
+        "task": "commissions.payouts.tasks.generate_closed_periods",
+        "schedule": timedelta(hours=6),
+        "options": {"expires": 5 * 60 * 60},
+    },
 }
 
 # --- API --------------------------------------------------------------------------------------
@@ -285,6 +293,9 @@ SPECTACULAR_SETTINGS = {
         "AlertKindEnum": "integrations.monitoring.models.AlertKind",
         "SeverityEnum": "integrations.monitoring.models.Severity",
         "DeliveryStatusEnum": "integrations.webhooks.choices.DeliveryStatus",
+        "StatementStatusEnum": "commissions.payouts.choices.StatementStatus",
+        "PaymentMethodEnum": "affiliates.choices.PaymentMethod",
+        "ExportStatusEnum": "commissions.payouts.choices.EXPORT_STATUSES",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"BearerKey": {"type": "http", "scheme": "bearer", "description": "API key"}}

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("tracking.api.urls")),
     path("", include("integrations.api.urls")),
     path("", include("commissions.api.urls")),
+    path("", include("commissions.payouts.api.urls")),
 ]
 
 urlpatterns = [

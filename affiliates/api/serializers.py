@@ -49,8 +49,9 @@ class AffiliateSerializer(CountryFieldMixin, StrictModelSerializer):
         model = Affiliate
         fields = [
             "id", "name", "email", "company", "website", "country", "status", "status_reason", "parent", "manager",
-            "payment_method", "payment_details", "payout_currency", "payout_threshold", "notes", "created_at",
-            "updated_at", "approved_at",
+            "payment_method", "payment_details", "payout_currency", "payout_threshold", "payout_frequency",
+            "payout_scope", "vat_number", "vat_rate", "invoice_required", "notes", "created_at", "updated_at",
+            "approved_at",
         ]  # fmt: skip
         read_only_fields = ["id", "status", "status_reason", "created_at", "updated_at", "approved_at"]
 

@@ -109,6 +109,9 @@ def test_adding_an_affiliate_records_its_first_status(staff, programme):
             "payment_details": '{"iban": "DE89370400440532013000"}',
             "payout_currency": "EUR",
             "payout_threshold": "50.00",
+            "payout_frequency": "monthly",
+            "payout_scope": "per_brand",
+            "vat_rate": "0",
             **_empty_inlines(),
         },
     )

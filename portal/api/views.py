@@ -1,7 +1,7 @@
 """The partner API (partner key): the key's own affiliate's deals, ledger, links and statistics only.
 
 Every view filters by `request.auth.affiliate_id`; another affiliate's rows answer 404, never 403, so
-ids reveal nothing. There is no payout endpoint yet: payouts have no model to read from.
+ids reveal nothing. Payout statements are in portal/api/payouts.py.
 """
 
 from django.conf import settings

@@ -14,6 +14,7 @@ APP_DEMOS = (
     "tracking.demo",
     "integrations.demo",
     "commissions.demo",
+    "commissions.payouts.demo",
     "integrations.webhooks.demo",
     "integrations.monitoring.demo",
 )
