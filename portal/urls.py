@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import auth, pages
+from .views import auth, pages, statements
 
 app_name = "portal"
 
@@ -30,6 +30,8 @@ urlpatterns = [
     path("deals/", pages.deals, name="deals"),
     path("commissions/", pages.commissions, name="commissions"),
     path("commissions/<int:pk>/", pages.commission_detail, name="commission-detail"),
+    path("statements/", statements.statements, name="statements"),
+    path("statements/<int:pk>/pdf/", statements.statement_pdf, name="statement-pdf"),
     path("postbacks/", pages.postbacks, name="postbacks"),
     path("postbacks/<int:pk>/test/", pages.postback_test, name="postback-test"),
     path("postbacks/<int:pk>/delete/", pages.postback_delete, name="postback-delete"),

@@ -157,3 +157,25 @@ def test_a_partner_signs_up_logs_in_with_two_factor_and_sees_the_click_of_a_new_
     assert [r[:2] for r in rows[1:]] == [[rows[1][0], "1"]] and "Spring banner" in rows[1][0]
 
     assert page.outside == []
+
+
+def test_a_partner_downloads_a_payout_statement(live_server, browser_page):
+    from .conftest import PASSWORD as WORLD_PASSWORD
+    from .conftest import make_partner
+    from .test_portal_statements import statement_for
+
+    page, base = browser_page, live_server.url
+    _, affiliate = make_partner("stella")
+    statement = statement_for(affiliate, BrandFactory(slug="lucky-casino", name="Lucky Casino"), "321.45")
+    page.goto(f"{base}/portal/login/")
+    page.get_by_label("User name").fill("stella")
+    page.get_by_label("Password").fill(WORLD_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Statements").click()
+    row = page.locator("tbody tr", has_text=statement.period)
+    assert "321.45 EUR" in row.inner_text()
+    with page.expect_download() as download:
+        row.get_by_role("link", name=f"Download the statement of {statement.period} for Lucky Casino as PDF").click()
+    assert download.value.suggested_filename.endswith(".pdf")
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
+    assert page.outside == []

@@ -1,6 +1,8 @@
 """The isolation matrix: with two partners, every portal URL and every partner API endpoint answers 404
 (or 403) for the other partner's ids, changes nothing of theirs, and no page or export shows their rows."""
 
+import re
+
 import pytest
 from django.core.management import call_command
 
@@ -9,6 +11,8 @@ from core.models import ApiKey
 from integrations.webhooks.models import Delivery, OutboxEvent, PartnerPostback
 from portal import reports
 from portal.services import partner_key_create
+
+from .test_portal_statements import statement_for
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +26,9 @@ def theirs(other):
     )
     delivery = Delivery.objects.create(event=event, postback=other.postback, url="https://t.example.com/")
     assignment = DealAssignmentFactory(affiliate=other.affiliate, deal__brand=other.brand)
+    statement = statement_for(other.affiliate, other.brand, "400.00")
     return {
+        "statement": statement.pk,
         "link": other.link.pk,
         "entry": other.entry.pk,
         "postback": other.postback.pk,
@@ -36,6 +42,7 @@ READ_URLS = [
     "/portal/links/{link}/",
     "/portal/commissions/{entry}/",
     "/portal/postbacks/deliveries/{delivery}/",
+    "/portal/statements/{statement}/pdf/",
 ]
 WRITE_URLS = [
     "/portal/links/{link}/toggle/",
@@ -76,6 +83,7 @@ LIST_PAGES = [
     "/portal/links/",
     "/portal/deals/",
     "/portal/commissions/",
+    "/portal/statements/",
     "/portal/postbacks/",
     "/portal/api-keys/",
     "/portal/sub-affiliates/",
@@ -116,6 +124,8 @@ API_DETAILS = [
     "/api/partner/v1/commissions/{entry}",
     "/api/partner/v1/tracking-links/{link}",
     "/api/partner/v1/postbacks/{postback}",
+    "/api/partner/v1/payouts/{statement}",
+    "/api/partner/v1/payouts/{statement}/pdf",
 ]
 
 
@@ -171,9 +181,7 @@ def test_the_matrix_covers_every_portal_url_with_an_id():
     from portal.urls import urlpatterns
 
     with_ids = {str(p.pattern) for p in urlpatterns if "<int:" in str(p.pattern)}
-    covered = {t.removeprefix("/portal/").replace("{link}", "<int:pk>").replace("{entry}", "<int:pk>")
-               .replace("{postback}", "<int:pk>").replace("{delivery}", "<int:pk>").replace("{key}", "<int:pk>")
-               for t in READ_URLS + WRITE_URLS}  # fmt: skip
+    covered = {re.sub(r"\{\w+\}", "<int:pk>", t.removeprefix("/portal/")) for t in READ_URLS + WRITE_URLS}
     assert with_ids <= covered, with_ids - covered
 
 
@@ -181,5 +189,5 @@ def test_the_matrix_covers_every_partner_api_detail_route():
     from portal.api.urls import router
 
     prefixes = {prefix for prefix, _, _ in router.registry}
-    assert prefixes == {t.split("/")[4] for t in API_DETAILS}
+    assert prefixes == {t.split("/")[4] for t in API_DETAILS}, prefixes
     assert call_command  # the schema check in CI covers the rest of the API surface

@@ -21,6 +21,7 @@ PAGES = [
     "/portal/deals/",
     "/portal/commissions/",
     "/portal/commissions/{entry}/",
+    "/portal/statements/",
     "/portal/postbacks/",
     "/portal/postbacks/deliveries/{delivery}/",
     "/portal/api-keys/",
