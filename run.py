@@ -50,6 +50,7 @@ def demo(args: list[str]) -> int:
     if manage("migrate", "--noinput", "-v", "0") or manage("seed_demo"):
         return 1
     print(f"\nThe platform runs at http://{addr}/  (admin: http://{addr}/admin/, API docs: http://{addr}/api/docs/)")
+    print(f"Partners log in at http://{addr}/portal/ (partner / partner).")
     print("Stop it with Ctrl+C.\n", flush=True)
     return manage("runserver", addr, "--noreload")
 

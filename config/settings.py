@@ -256,6 +256,12 @@ GEOIP_COUNTRY_HEADER = env.str("GEOIP_COUNTRY_HEADER", default="CF-IPCountry")
 GEOIP_DB_PATH = env.str("GEOIP_DB_PATH", default="")
 TRUSTED_PROXY = env.int("TRUSTED_PROXY", default=0)
 
+# --- Partner portal (portal/) ----------------------------------------------------------------------
+# How long the e-mailed link that confirms new payment details stays valid.
+PORTAL_PAYMENT_CONFIRM_HOURS = env.int("PORTAL_PAYMENT_CONFIRM_HOURS", default=24)
+# Failed portal log-ins per user name (and per address) within 15 minutes before log-in is refused for a while.
+PORTAL_LOGIN_MAX_FAILURES = env.int("PORTAL_LOGIN_MAX_FAILURES", default=10)
+
 # --- Monitoring -------------------------------------------------------------------------------------
 # Events per second this deployment sustains (measure with bench/); the go-live checklist compares a
 # source's expected peak (five times its daily peak) against it.
