@@ -24,6 +24,7 @@ urlpatterns = [
     path("security/password/", auth.password_change, name="password-change"),
     path("reports/", pages.report, name="report"),
     path("customers/", pages.customers, name="customers"),
+    path("customers/unattributed/", pages.unattributed, name="unattributed"),
     path("links/", pages.links, name="links"),
     path("links/<int:pk>/", pages.link_detail, name="link-detail"),
     path("links/<int:pk>/toggle/", pages.link_toggle, name="link-toggle"),

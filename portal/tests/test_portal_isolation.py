@@ -11,6 +11,8 @@ from core.models import ApiKey
 from integrations.webhooks.models import Delivery, OutboxEvent, PartnerPostback
 from portal import reports
 from portal.services import partner_key_create
+from tracking.models import AttributionMiss
+from tracking.tests.factories import CustomerFactory
 
 from .test_portal_statements import statement_for
 
@@ -27,7 +29,14 @@ def theirs(other):
     delivery = Delivery.objects.create(event=event, postback=other.postback, url="https://t.example.com/")
     assignment = DealAssignmentFactory(affiliate=other.affiliate, deal__brand=other.brand)
     statement = statement_for(other.affiliate, other.brand, "400.00")
+    untagged = CustomerFactory(affiliate=None, brand=other.brand, external_id="UNTAGGED-1")
+    miss = AttributionMiss.objects.create(
+        customer=untagged, hint="click_id", value=other.click.click_id, reason="click_after_event",
+        message="Click was made 3 hours after the event.", affiliate=other.affiliate, click=other.click,
+        occurred_at=other.link.created_at,
+    )  # fmt: skip
     return {
+        "miss": miss.pk,
         "statement": statement.pk,
         "link": other.link.pk,
         "entry": other.entry.pk,
@@ -80,6 +89,7 @@ LIST_PAGES = [
     "/portal/reports/?group_by=sub1&format=csv",
     "/portal/customers/",
     "/portal/customers/?brand={brand}",
+    "/portal/customers/unattributed/",
     "/portal/links/",
     "/portal/deals/",
     "/portal/commissions/",
@@ -126,6 +136,7 @@ API_DETAILS = [
     "/api/partner/v1/postbacks/{postback}",
     "/api/partner/v1/payouts/{statement}",
     "/api/partner/v1/payouts/{statement}/pdf",
+    "/api/partner/v1/unattributed/{miss}",
 ]
 
 

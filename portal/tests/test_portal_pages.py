@@ -16,6 +16,7 @@ PAGES = [
     "/portal/reports/",
     "/portal/reports/?group_by=link",
     "/portal/customers/",
+    "/portal/customers/unattributed/",
     "/portal/links/",
     "/portal/links/{link}/",
     "/portal/deals/",

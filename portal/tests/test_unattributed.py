@@ -120,3 +120,44 @@ def test_range_and_reason_filters_are_validated(api, world):
 def test_only_partner_keys_read_it(api, world, client):
     assert api("management").get(URL).status_code == 403
     assert client.get(URL).status_code == 401
+
+
+def portal_as(client, affiliate):
+    from core.models import User
+
+    user = User.objects.create_user(username=f"user-{affiliate.pk}", password="x")
+    affiliate.user = user
+    affiliate.save(update_fields=["user"])
+    client.force_login(user)
+    return client
+
+
+def test_portal_page_shows_the_partners_own_untagged_customers_with_the_reason(client, world):
+    page = portal_as(client, world.mine).get("/portal/customers/unattributed/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "my-late" in html and "click_after_event" in html
+    assert "was made 3 hours after the event" in html
+    assert "2026-11-20 15:00 UTC" in html  # when the partner's click was recorded
+    assert "their-late" not in html
+    # the customer by the portal's pseudonym, never the operator's id
+    from portal.reports import anonymised_id
+    from tracking.models import AttributionMiss
+
+    customer = AttributionMiss.objects.get(value="my-late").customer
+    assert f"<code>{anonymised_id(customer)[:12]}</code>" in html
+    assert f">{customer.external_id}<" not in html
+
+
+def test_portal_page_filters_by_reason_and_ignores_an_unknown_one(client, world):
+    portal = portal_as(client, world.mine)
+
+    assert "my-late" not in portal.get("/portal/customers/unattributed/?reason=promo_unknown").content.decode()
+    assert "my-late" in portal.get("/portal/customers/unattributed/?reason=bogus").content.decode()
+
+
+def test_portal_page_of_the_other_partner_lists_only_theirs(client, world):
+    html = portal_as(client, world.theirs).get("/portal/customers/unattributed/").content.decode()
+
+    assert "their-late" in html and "my-late" not in html

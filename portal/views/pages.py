@@ -24,7 +24,9 @@ from integrations.webhooks.choices import PostbackEvent
 from integrations.webhooks.models import Delivery, PartnerPostback
 from integrations.webhooks.postbacks import MACROS
 from integrations.webhooks.services import postback_save
+from tracking.choices import MISS_REASON_CHOICES
 from tracking.models import TrackingLink
+from tracking.selectors import partner_unattributed
 from tracking.services import tracking_link_create, tracking_link_set_active
 
 from .. import reports, selectors, services
@@ -189,6 +191,34 @@ def customers(request):
         request,
         "portal/customers.html",
         {"page": page, "rows": rows, "brands": brands, "brand_id": brand_id, "query": _query(request)},
+    )
+
+
+@partner_required
+def unattributed(request):
+    """The partner's own clicks, links and promo codes that an operator sent for a customer credited to nobody,
+    with the reason the platform recorded: a dispute starts from these facts."""
+    reason = request.GET.get("reason", "")
+    if reason not in dict(MISS_REASON_CHOICES):
+        reason = ""
+    page = _page(request, partner_unattributed(affiliate_id=request.affiliate.pk, reason=reason))
+    rows = [
+        {
+            "customer": reports.anonymised_id(miss.customer),
+            "brand": miss.customer.brand.name,
+            "occurred_at": miss.occurred_at,
+            "hint": miss.get_hint_display(),
+            "value": miss.value,
+            "reason": miss.reason,
+            "message": miss.message,
+            "click": miss.click,
+        }
+        for miss in page
+    ]
+    return render(
+        request,
+        "portal/unattributed.html",
+        {"page": page, "rows": rows, "reasons": MISS_REASON_CHOICES, "reason": reason, "query": _query(request)},
     )
 
 
