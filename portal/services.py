@@ -88,7 +88,9 @@ def manager_emails(affiliate: Affiliate | None = None) -> list[str]:
     affiliates (the affiliate managers), else the superusers."""
     if affiliate is not None and affiliate.manager_id and affiliate.manager.email:
         return [affiliate.manager.email]
-    managers = User.objects.with_perm("affiliates.change_affiliate").filter(is_active=True, is_staff=True)
+    managers = User.objects.with_perm(
+        "affiliates.change_affiliate", backend="django.contrib.auth.backends.ModelBackend"
+    ).filter(is_active=True, is_staff=True)
     emails = sorted(set(managers.exclude(email="").values_list("email", flat=True)))
     if not emails:
         emails = sorted(
