@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from affiliates.models import Affiliate, Brand
 from core.serializers import StrictSerializer
-from portal.api.serializers import MoneySerializer, StatsQuerySerializer
+from portal.api.serializers import MoneySerializer, StatsQuerySerializer, StatsRowSerializer, StatsSerializer
 
 from ..selectors import GROUP_BY, ReportFilter
 
@@ -74,42 +74,20 @@ class CohortQuerySerializer(FilterFieldsMixin, StrictSerializer):
         return attrs
 
 
-class ReportRowSerializer(serializers.Serializer):
+class ReportRowSerializer(StatsRowSerializer):
+    """A partner stats row with the group's name: the same figures, for any affiliate or the whole programme."""
+
     group = serializers.CharField(
         help_text="The day (YYYY-MM-DD, UTC), brand slug, affiliate id, country, link token or sub id; '' if none."
     )
     label = serializers.CharField(help_text="The brand's, affiliate's or link's name.")
-    clicks = serializers.IntegerField(help_text="Billable clicks.")
-    registrations = serializers.IntegerField()
-    ftds = serializers.IntegerField()
-    deposits = serializers.IntegerField(help_text="Deposits, FTDs included.")
-    deposit_amount = serializers.CharField(help_text="Sum of deposits and FTDs, in the base currency.")
-    revenue = serializers.CharField(help_text="Revenue (NGR), in the base currency.")
-    commission = MoneySerializer(many=True, help_text="Commission, per currency (rejected entries excluded).")
 
     def to_representation(self, row):
-        return {
-            "group": row.group,
-            "label": row.label,
-            "clicks": row.clicks,
-            "registrations": row.registrations,
-            "ftds": row.ftds,
-            "deposits": row.deposits,
-            "deposit_amount": str(row.deposit_amount),
-            "revenue": str(row.revenue),
-            "commission": [{"currency": c, "amount": str(a)} for c, a in sorted(row.commission.items())],
-        }
+        figures = super().to_representation(row)
+        return {"group": figures.pop("group"), "label": row.label, **figures}
 
 
-class ReportSerializer(serializers.Serializer):
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["from"] = serializers.DateTimeField(help_text="Start of the range (inclusive), UTC.")
-        fields["to"] = serializers.DateTimeField(help_text="End of the range (exclusive), UTC.")
-        return fields
-
-    group_by = serializers.CharField()
-    currency = serializers.CharField(help_text="The base currency of deposit_amount and revenue.")
+class ReportSerializer(StatsSerializer):
     results = ReportRowSerializer(many=True)
 
 
