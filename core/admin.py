@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
@@ -85,8 +86,18 @@ class ApiKeyAdmin(ModelAdmin):
     @action(description="Rotate this key", url_path="rotate", icon="autorenew", permissions=["revoke"])
     def rotate_detail(self, request, object_id):
         key = get_object_or_404(ApiKey, pk=object_id)
+        if request.method != "POST":  # a link is not a decision: a forged one must not rotate the key
+            return self._confirm(request, key, "Rotate", "A new key is made and shown once; the old one keeps "
+                                 "working for the grace period, then stops.")  # fmt: skip
         self._rotate(request, key)
         return HttpResponseRedirect(reverse("admin:core_apikey_change", args=[key.pk]))
+
+    def _confirm(self, request, key: ApiKey, verb: str, consequence: str):
+        context = {
+            **self.admin_site.each_context(request), "title": f"{verb} {key}", "key": key, "verb": verb,
+            "consequence": consequence, "back": reverse("admin:core_apikey_change", args=[key.pk]),
+        }  # fmt: skip
+        return TemplateResponse(request, "admin/core/apikey/confirm.html", context)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -109,6 +120,9 @@ class ApiKeyAdmin(ModelAdmin):
     @action(description="Revoke this key", url_path="revoke", icon="block", permissions=["revoke"])
     def revoke_detail(self, request, object_id):
         key = get_object_or_404(ApiKey, pk=object_id)
+        if request.method != "POST" and key.revoked_at is None:
+            return self._confirm(request, key, "Revoke", "Requests with this key are refused from now on (within "
+                                 "the key cache's few seconds). This cannot be undone.")  # fmt: skip
         if key.revoked_at is None:
             api_key_revoke(key=key)
             self.message_user(request, f"Revoked {key}.", level=messages.SUCCESS)

@@ -149,9 +149,29 @@ def test_any_login_through_authenticate_with_a_request_is_throttled(staff, setti
     assert authenticate(username=staff.username, password=PASSWORD) == staff
 
 
+def test_admin_rotate_and_revoke_links_only_ask_a_forged_link_changes_nothing(admin_client):
+    key, _ = api_key_create(name="ops", scope="management")
+
+    for verb in ("rotate", "revoke"):
+        answer = admin_client.get(f"/admin/core/apikey/{key.pk}/{verb}/")
+        assert answer.status_code == 200
+        assert 'method="post"' in answer.content.decode()
+
+    key.refresh_from_db()
+    assert (key.revoked_at, key.replaced_by, key.expires_at) == (None, None, None)
+    assert ApiKey.objects.count() == 1
+
+
+def test_admin_revoke_button_revokes_after_the_confirmation(admin_client):
+    key, _ = api_key_create(name="ops", scope="management")
+    admin_client.post(f"/admin/core/apikey/{key.pk}/revoke/")
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
 def test_admin_rotate_action_shows_the_new_key_once(admin_client):
     key, _ = api_key_create(name="ops", scope="management")
-    answer = admin_client.get(f"/admin/core/apikey/{key.pk}/rotate/", follow=True)
+    answer = admin_client.post(f"/admin/core/apikey/{key.pk}/rotate/", follow=True)
     page = answer.content.decode()
     assert "Rotated" in page and "mgmt_" in page
     key.refresh_from_db()
