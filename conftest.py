@@ -105,3 +105,18 @@ def broker():
     app.conf.task_always_eager = saved[1]
     use_broker(saved[0])
     client.flushdb()
+
+
+@pytest.fixture
+def inline_ingestion():
+    """Tasks inline and errors raised, with the ingestion's per-process source cache empty before and after:
+    for tests that send real postbacks and events and read what processing made of them."""
+    from config.celery import app
+    from integrations.ingestion import source_runtime_forget
+
+    source_runtime_forget()
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+    source_runtime_forget()

@@ -10,21 +10,8 @@ from affiliates.tests.factories import AffiliateFactory, BrandFactory
 from tracking.tests.factories import ClickFactory, PromoCodeFactory, TrackingLinkFactory
 from tracking.tests.test_attribution_outcomes import NOW, send
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inline_ingestion")]
 URL = "/api/partner/v1/unattributed"
-
-
-@pytest.fixture(autouse=True)
-def _inline():
-    from config.celery import app
-    from integrations.ingestion import source_runtime_forget
-
-    source_runtime_forget()
-    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
-    source_runtime_forget()
 
 
 @pytest.fixture

@@ -9,26 +9,13 @@ from django.test import Client
 
 from affiliates.choices import AffiliateStatus
 from affiliates.tests.factories import AffiliateFactory, BrandFactory
-from integrations.ingestion import source_runtime_forget
 from integrations.services import source_create
 from tracking.models import AttributionMiss, Customer
 from tracking.tests.factories import ClickFactory, PromoCodeFactory, TrackingLinkFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inline_ingestion")]
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def _inline(settings):
-    from config.celery import app
-
-    source_runtime_forget()
-    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
-    source_runtime_forget()
 
 
 @pytest.fixture

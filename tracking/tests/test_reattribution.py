@@ -15,25 +15,12 @@ from tracking.tests.factories import PromoCodeFactory, TrackingLinkFactory
 
 from .test_attribution_outcomes import NOW, send
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inline_ingestion")]
 
 CPA = {
     "kind": "cpa", "currency": "EUR", "cpa_amount": "200.00", "hold_days": 30,
     "qualification": {"min_ftd": "20.00", "min_deposits": "50.00", "window_days": 30},
 }  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _inline(settings):
-    from config.celery import app
-    from integrations.ingestion import source_runtime_forget
-
-    source_runtime_forget()
-    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
-    source_runtime_forget()
 
 
 @pytest.fixture
