@@ -304,17 +304,7 @@ def _cleanup(args, gunicorn: server.Gunicorn, workdir: Path, queues_were_empty: 
                 print(f"emptying celery queues: {exc}", file=sys.stderr)
         else:
             print("celery queues held messages before the run: left alone", file=sys.stderr)
-    try:
-        from django.db import connections
-
-        connections.close_all()
-    except Exception:
-        pass
-    if not args.keep_db:
-        try:
-            server.database_drop(server_url=args.pg, name=args.db)
-        except Exception as exc:
-            print(f"dropping database {args.db}: {exc}", file=sys.stderr)
+    server.database_release(server_url=args.pg, name=args.db, keep=args.keep_db)
     shutil.rmtree(workdir, ignore_errors=True)
     signal.signal(signal.SIGINT, signal.default_int_handler)
 

@@ -33,6 +33,22 @@ def database_drop(*, server_url: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def database_release(*, server_url: str, name: str, keep: bool) -> None:
+    """After a run: close this process's connections, then drop the run's database unless it is kept."""
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:
+        pass
+    if keep:
+        return
+    try:
+        database_drop(server_url=server_url, name=name)
+    except Exception as exc:
+        print(f"dropping database {name}: {exc}", file=sys.stderr)
+
+
 def django_standalone(*, database_url: str, broker_url: str) -> None:
     """Set Django up in this process on `database_url`, tasks queued on `broker_url` (never inline), and
     migrate: what the stand-alone benchmark scripts share."""

@@ -359,17 +359,7 @@ def main(argv=None) -> int:
         receiver.stop()
         redis.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:
-            pass
-        if not args.keep_db:
-            try:
-                server.database_drop(server_url=args.pg, name=args.db)
-            except Exception as exc:
-                print(f"dropping database {args.db}: {exc}", file=sys.stderr)
+        server.database_release(server_url=args.pg, name=args.db, keep=args.keep_db)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
